@@ -1,0 +1,48 @@
+# PostgreSQL Reviewer — `make run` starts the service, `make test` runs the whole suite.
+# Both do their own set-up on a fresh machine (virtualenv, packages, Redis, PostgreSQL).
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+# The test suite runs on PostgreSQL, with its own Redis databases for broker and cache.
+TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/reviewer} \
+	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/13} \
+	CACHE_URL=$${TEST_CACHE_URL:-redis://127.0.0.1:6379/14} \
+	REVIEWER_PUBLIC_READ=false
+
+.PHONY: run test lint system venv services migrate bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+system:
+	@scripts/ensure-system.sh
+
+services:
+	@scripts/ensure-services.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+test: system venv
+	@$(TEST_ENV) scripts/ensure-services.sh
+	$(VENV)/bin/ruff check .
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+migrate: venv services
+	$(PY) manage.py migrate --noinput
+
+run: system venv services migrate
+	@PORT=$(PORT) scripts/run.sh
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles

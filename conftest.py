@@ -1,0 +1,44 @@
+"""Shared fixtures: real services only (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.cache import cache
+
+from testing.network import BlackHole
+from testing.pg_cluster import PgCluster
+from testing.worker import WorkerProcess
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache_and_queues():
+    """Each test starts with an empty cache and no queued messages in the test Redis DBs."""
+    cache.clear()
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5)
+    broker.flushdb()  # the test suite's own broker database (see Makefile)
+    yield
+
+
+@pytest.fixture(scope="session")
+def scram_cluster():
+    """A PostgreSQL server that really checks passwords (the machine's trusts everyone)."""
+    cluster = PgCluster(auth="scram-sha-256").start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def blackhole():
+    hole = BlackHole()
+    yield hole
+    hole.close()
+
+
+@pytest.fixture
+def worker(transactional_db):
+    """A real celery worker process consuming the test broker against the test database."""
+    proc = WorkerProcess().start()
+    yield proc
+    proc.stop()

@@ -1,0 +1,39 @@
+"""Where a connection's database credentials come from.
+
+- `vault_path`: a KV v2 secret (keys `username`, `password`), first segment is the mount.
+- `vault_database_role`: dynamic credentials from Vault's database secrets engine.
+- neither: the connection's `username` and libpq's own sources (~/.pgpass, PGPASSWORD,
+  service file, trust) — whether or not Vault is configured.
+
+Passwords live only in this process's memory; they are never logged, cached in Redis,
+stored, or put into an exception message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from connections.models import Connection
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str | None
+    password: str | None = field(default=None, repr=False)
+
+
+class CredentialsUnavailable(Exception):
+    """Credentials could not be obtained; the message is safe to show (no secret in it)."""
+
+
+def credentials_for(connection: Connection) -> Credentials:
+    if connection.vault_path or connection.vault_database_role:
+        from connections import vault
+
+        if connection.vault_path:
+            return vault.read_kv_credentials(connection.vault_path, default_username=connection.username)
+        return vault.issue_database_credentials(connection.vault_database_role)
+    # libpq reads ~/.pgpass, PGPASSWORD and the service file itself when no password is given.
+    return Credentials(username=connection.username or None)

@@ -1,0 +1,75 @@
+"""Storing probe results and reading a connection's current status (cached in Redis)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import cache
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from connections.models import Connection, ConnectionStatus
+from connections.probe import probe
+
+logger = logging.getLogger(__name__)
+
+CACHE_SECONDS = 24 * 3600
+
+
+def _cache_key(connection_id: int) -> str:
+    return f"connection-status:{connection_id}"
+
+
+def record_probe(connection: Connection) -> ConnectionStatus:
+    """Probe now, keep the result as a history row, and make it the cached latest status."""
+    result = probe(connection)
+    status = ConnectionStatus.objects.create(
+        connection=connection,
+        is_healthy=result.is_healthy,
+        checked_at=result.checked_at,
+        response_time_ms=result.response_time_ms,
+        server_version=result.server_version,
+        error_message=result.error_message,
+    )
+    cache.set(_cache_key(connection.id), status, CACHE_SECONDS)
+    return status
+
+
+def latest_status(connection: Connection) -> ConnectionStatus | None:
+    """The newest stored probe result: from the cache, else the database (then cached)."""
+    status = cache.get(_cache_key(connection.id))
+    if status is not None:
+        return status
+    status = connection.latest_status()
+    if status is not None:
+        cache.set(_cache_key(connection.id), status, CACHE_SECONDS)
+    return status
+
+
+def check_connection(connection: Connection) -> ConnectionStatus:
+    """A fresh probe, shared by concurrent callers (single flight).
+
+    The first caller takes a Redis lock and probes; callers that arrive while it runs wait
+    for the lock and answer with its result, instead of stacking one more connection per
+    request on a struggling server. Without Redis every caller probes on its own.
+    """
+    requested_at = timezone.now()
+    wait = connection.connect_timeout * 3 + 10
+    try:
+        lock = cache.lock(f"probe-lock:{connection.id}", timeout=wait, blocking_timeout=wait)
+        acquired = lock.acquire()
+    except RedisError:
+        logger.warning("single-flight lock unavailable for connection %s; probing anyway", connection.id)
+        return record_probe(connection)
+    try:
+        if acquired:
+            latest = connection.latest_status()
+            if latest is not None and latest.checked_at >= requested_at:
+                return latest  # a probe that finished while we waited for the lock
+        return record_probe(connection)
+    finally:
+        if acquired:
+            try:
+                lock.release()
+            except RedisError:
+                pass  # the lock expires by itself

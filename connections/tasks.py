@@ -1,0 +1,16 @@
+"""Celery tasks of connections: probes run on the `probes` queue."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from connections.models import Connection
+from connections.status import record_probe
+
+
+@shared_task(name="connections.probe_connection", ignore_result=True)
+def probe_connection(connection_id: int) -> None:
+    connection = Connection.objects.filter(pk=connection_id, is_active=True).first()
+    if connection is None:
+        return  # deleted or deactivated since the message was sent
+    record_probe(connection)

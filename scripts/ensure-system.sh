@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the service and its tests need, if they are missing.
+# Idempotent; a no-op on a machine that has them.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v jq >/dev/null || need+=(jq)
+command -v pgrep >/dev/null || need+=(procps)
+command -v runuser >/dev/null || need+=(util-linux)
+if [ "${REVIEWER_BROWSER_TESTS:-1}" = "1" ]; then
+  command -v chromium >/dev/null || need+=(chromium)
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "Installing Debian packages: ${need[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi

@@ -1,0 +1,103 @@
+"""The execution lifecycle: queue a run, claim it exactly once, run its review, finish it."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from django.db import transaction
+from django.utils import timezone
+
+from tasks.models import ExecutionStatus, Task, TaskExecution, Trigger
+from tasks.reviews import ReviewFailed, review_for
+
+logger = logging.getLogger(__name__)
+
+
+class QueueUnavailable(Exception):
+    """The broker did not take the run's message; the execution has been marked failed."""
+
+
+def start_execution(task: Task, trigger: str = Trigger.MANUAL, user=None) -> TaskExecution:
+    """Create a pending execution and queue it once the row is committed.
+
+    Outside a transaction the message is sent before this returns, so a broker failure
+    surfaces here as QueueUnavailable (and the row is failed, never left pending).
+    """
+    execution = TaskExecution.objects.create(
+        task=task, trigger=trigger, triggered_by=user if user and user.is_authenticated else None
+    )
+    transaction.on_commit(lambda: publish_execution(execution))
+    return execution
+
+
+def publish_execution(execution: TaskExecution) -> None:
+    from tasks.tasks import run_execution
+
+    try:
+        message = run_execution.apply_async(args=[execution.id], retry=False)
+    except Exception as exc:  # kombu/redis raise many types for "broker unreachable"
+        reason = f"could not queue the run: broker unreachable ({type(exc).__name__})"
+        logger.error("execution %s: %s", execution.id, reason)
+        fail_execution(execution.id, reason)
+        raise QueueUnavailable(reason) from exc
+    TaskExecution.objects.filter(pk=execution.id).update(celery_task_id=message.id)
+
+
+def claim_execution(execution_id: int) -> bool:
+    """pending -> running, for exactly one caller: a redelivered message claims nothing."""
+    claimed = TaskExecution.objects.filter(pk=execution_id, status=ExecutionStatus.PENDING).update(
+        status=ExecutionStatus.RUNNING, started_at=timezone.now(), worker=socket.gethostname()[:255]
+    )
+    return claimed == 1
+
+
+def finish_execution(execution_id: int, result: dict) -> bool:
+    return _finish(execution_id, ExecutionStatus.COMPLETED, result=result)
+
+
+def fail_execution(execution_id: int, error_message: str) -> bool:
+    return _finish(execution_id, ExecutionStatus.FAILED, error_message=error_message)
+
+
+def _finish(execution_id: int, status: str, result: dict | None = None, error_message: str | None = None) -> bool:
+    """Record the outcome of an unfinished execution; a finished one is never overwritten."""
+    now = timezone.now()
+    with transaction.atomic():
+        execution = (
+            TaskExecution.objects.select_for_update()
+            .filter(pk=execution_id, status__in=[ExecutionStatus.PENDING, ExecutionStatus.RUNNING])
+            .first()
+        )
+        if execution is None:
+            return False
+        # A run that failed before any worker started it carries the time it failed, so
+        # every finished row has a started_at.
+        started_at = execution.started_at or now
+        execution.status = status
+        execution.started_at = started_at
+        execution.completed_at = now
+        execution.duration_seconds = round((now - started_at).total_seconds(), 3)
+        execution.result = result
+        execution.error_message = error_message
+        execution.save(
+            update_fields=["status", "started_at", "completed_at", "duration_seconds", "result", "error_message"]
+        )
+    return True
+
+
+def run_claimed_execution(execution_id: int) -> None:
+    """Run the review of an execution this worker has claimed, and record how it ended."""
+    execution = TaskExecution.objects.select_related("task", "task__connection").get(pk=execution_id)
+    task = execution.task
+    try:
+        result = review_for(task.task_type)(task, execution)
+    except ReviewFailed as exc:
+        fail_execution(execution_id, str(exc))
+        return
+    except Exception as exc:
+        # A bug in a review must still end the run; the traceback goes to the worker log only.
+        logger.exception("execution %s: review %s crashed", execution_id, task.task_type)
+        fail_execution(execution_id, f"internal error in the {task.task_type} review ({type(exc).__name__})")
+        return
+    finish_execution(execution_id, result)
