@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 CACHE_SECONDS = 24 * 3600
 
 
-def _cache_key(connection_id: int) -> str:
+def cache_key(connection_id: int) -> str:
     return f"connection-status:{connection_id}"
 
 
@@ -31,18 +31,18 @@ def record_probe(connection: Connection) -> ConnectionStatus:
         server_version=result.server_version,
         error_message=result.error_message,
     )
-    cache.set(_cache_key(connection.id), status, CACHE_SECONDS)
+    cache.set(cache_key(connection.id), status, CACHE_SECONDS)
     return status
 
 
 def latest_status(connection: Connection) -> ConnectionStatus | None:
     """The newest stored probe result: from the cache, else the database (then cached)."""
-    status = cache.get(_cache_key(connection.id))
+    status = cache.get(cache_key(connection.id))
     if status is not None:
         return status
     status = connection.latest_status()
     if status is not None:
-        cache.set(_cache_key(connection.id), status, CACHE_SECONDS)
+        cache.set(cache_key(connection.id), status, CACHE_SECONDS)
     return status
 
 

@@ -1,9 +1,10 @@
-"""Celery tasks of connections: probes run on the `probes` queue."""
+"""Celery tasks of connections: probes run on the `probes` queue, never behind reviews."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from connections.fleet import probe_fleet
 from connections.models import Connection
 from connections.status import record_probe
 
@@ -14,3 +15,9 @@ def probe_connection(connection_id: int) -> None:
     if connection is None:
         return  # deleted or deactivated since the message was sent
     record_probe(connection)
+
+
+@shared_task(name="connections.probe_fleet", ignore_result=True)
+def probe_fleet_round() -> dict:
+    summary = probe_fleet()
+    return {"probed": summary.probed, "healthy": summary.healthy, "seconds": summary.seconds}

@@ -177,6 +177,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "reviews"
 CELERY_TASK_ROUTES = {
     "tasks.run_execution": {"queue": "reviews"},
+    "tasks.dispatch_due_tasks": {"queue": "probes"},
+    "tasks.reap_executions": {"queue": "probes"},
     "connections.*": {"queue": "probes"},
 }
 # A message is acknowledged only after the run finished; a redelivered one finds the row
@@ -242,5 +244,45 @@ LOGGING = {
         # hvac and urllib3 may log request URLs; never let them log at DEBUG with tokens.
         "urllib3": {"level": "WARNING"},
         "hvac": {"level": "WARNING"},
+    },
+}
+
+# --- Execution reliability ---------------------------------------------------------------------
+# A running execution's worker touches its heartbeat this often; the reaper fails a run whose
+# heartbeat is older than EXECUTION_LOST_AFTER_SECONDS ("worker lost").
+EXECUTION_HEARTBEAT_SECONDS = env_int("EXECUTION_HEARTBEAT_SECONDS", 5, minimum=1)
+EXECUTION_LOST_AFTER_SECONDS = env_int("EXECUTION_LOST_AFTER_SECONDS", 30, minimum=3)
+# A pending execution whose message is in neither the queue nor a worker's hands after this
+# long was lost (Redis restarted, or the web process died between commit and publish).
+PENDING_LOST_AFTER_SECONDS = env_int("PENDING_LOST_AFTER_SECONDS", 60, minimum=5)
+
+# --- Periodic probes ---------------------------------------------------------------------------
+PROBE_INTERVAL_SECONDS = env_int("PROBE_INTERVAL_SECONDS", 60, minimum=5)
+# A latest status older than this is reported unhealthy: a dead probe worker must never look
+# like a healthy fleet.
+PROBE_STALE_AFTER_SECONDS = env_int("PROBE_STALE_AFTER_SECONDS", 3 * PROBE_INTERVAL_SECONDS, minimum=10)
+# Probe threads per round. A dead host holds a slot for a whole connect_timeout; with at least
+# as many slots as dead hosts a round costs about one timeout (sized for 10% dead of 640).
+PROBE_CONCURRENCY = env_int("PROBE_CONCURRENCY", 64, minimum=1)
+
+# --- Beat: what runs periodically, and on which queue ------------------------------------------
+# Housekeeping goes to the probes queue so that a backlog of long reviews never delays it.
+# Each message expires after one period: a backed-up queue skips stale ticks instead of
+# replaying them.
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-tasks": {
+        "task": "tasks.dispatch_due_tasks",
+        "schedule": 10.0,
+        "options": {"queue": "probes", "expires": 10},
+    },
+    "probe-fleet": {
+        "task": "connections.probe_fleet",
+        "schedule": float(PROBE_INTERVAL_SECONDS),
+        "options": {"queue": "probes", "expires": PROBE_INTERVAL_SECONDS},
+    },
+    "reap-executions": {
+        "task": "tasks.reap_executions",
+        "schedule": 30.0,
+        "options": {"queue": "probes", "expires": 30},
     },
 }

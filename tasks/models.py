@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from connections.models import Connection
 from tasks.reviews import REVIEWS, task_type_choices
@@ -59,7 +60,25 @@ class Task(models.Model):
         # The registry is the source of truth for types even outside forms (apply_config,
         # shell): an unknown type never reaches the table.
         validate_task_type(self.task_type)
+        if self._replan_if_schedule_changed() and kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "next_run_at"}
         super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        task = super().from_db(db, field_names, values)
+        task._saved_plan = (task.schedule, task.is_active) if "schedule" in field_names else None
+        return task
+
+    def _replan_if_schedule_changed(self) -> bool:
+        """An edited schedule takes effect at once: the next slot follows the new one."""
+        if getattr(self, "_saved_plan", None) == (self.schedule, self.is_active):
+            return False
+        from tasks.schedule import next_run_after
+
+        self.next_run_at = next_run_after(self.schedule, timezone.now()) if self.schedule and self.is_active else None
+        self._saved_plan = (self.schedule, self.is_active)
+        return True
 
     def clean(self) -> None:
         if not isinstance(self.config, dict):
@@ -95,6 +114,12 @@ class TaskExecution(models.Model):
     error_message = models.TextField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True)
     worker = models.CharField(max_length=255, blank=True, help_text="Host that ran it.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Last sign of life of the worker running it."
+    )
+    publish_count = models.PositiveSmallIntegerField(
+        default=0, editable=False, help_text="Messages sent for it (more than one: re-published after a loss)."
+    )
 
     class Meta:
         db_table = "task_executions"

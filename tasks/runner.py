@@ -5,13 +5,19 @@ from __future__ import annotations
 import logging
 import socket
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from tasks.models import ExecutionStatus, Task, TaskExecution, Trigger
 from tasks.reviews import ReviewFailed, review_for
 
 logger = logging.getLogger(__name__)
+
+# After the soft limit (the task's timeout) the review gets this long to clean up before the
+# worker kills its process.
+HARD_LIMIT_GRACE_SECONDS = 30
 
 
 class QueueUnavailable(Exception):
@@ -32,22 +38,32 @@ def start_execution(task: Task, trigger: str = Trigger.MANUAL, user=None) -> Tas
 
 
 def publish_execution(execution: TaskExecution) -> None:
+    """Put the execution's id on the reviews queue, with the task's time limits."""
     from tasks.tasks import run_execution
 
+    timeout = execution.task.timeout_seconds
     try:
-        message = run_execution.apply_async(args=[execution.id], retry=False)
+        message = run_execution.apply_async(
+            args=[execution.id],
+            retry=False,  # fail fast: the caller reports a broker outage, it does not hang
+            soft_time_limit=timeout,
+            time_limit=timeout + HARD_LIMIT_GRACE_SECONDS,
+        )
     except Exception as exc:  # kombu/redis raise many types for "broker unreachable"
         reason = f"could not queue the run: broker unreachable ({type(exc).__name__})"
         logger.error("execution %s: %s", execution.id, reason)
         fail_execution(execution.id, reason)
         raise QueueUnavailable(reason) from exc
-    TaskExecution.objects.filter(pk=execution.id).update(celery_task_id=message.id)
+    TaskExecution.objects.filter(pk=execution.id).update(
+        celery_task_id=message.id, publish_count=F("publish_count") + 1
+    )
 
 
 def claim_execution(execution_id: int) -> bool:
     """pending -> running, for exactly one caller: a redelivered message claims nothing."""
+    now = timezone.now()
     claimed = TaskExecution.objects.filter(pk=execution_id, status=ExecutionStatus.PENDING).update(
-        status=ExecutionStatus.RUNNING, started_at=timezone.now(), worker=socket.gethostname()[:255]
+        status=ExecutionStatus.RUNNING, started_at=now, heartbeat_at=now, worker=socket.gethostname()[:255]
     )
     return claimed == 1
 
@@ -56,19 +72,27 @@ def finish_execution(execution_id: int, result: dict) -> bool:
     return _finish(execution_id, ExecutionStatus.COMPLETED, result=result)
 
 
-def fail_execution(execution_id: int, error_message: str) -> bool:
-    return _finish(execution_id, ExecutionStatus.FAILED, error_message=error_message)
+_ANY = object()
 
 
-def _finish(execution_id: int, status: str, result: dict | None = None, error_message: str | None = None) -> bool:
+def fail_execution(execution_id: int, error_message: str, only_if_heartbeat=_ANY) -> bool:
+    """Fail an unfinished execution; with `only_if_heartbeat`, only if its heartbeat has not
+    moved since the caller read it (the reaper must not fail a run that just showed life)."""
+    return _finish(execution_id, ExecutionStatus.FAILED, error_message=error_message, heartbeat=only_if_heartbeat)
+
+
+def _finish(
+    execution_id: int, status: str, result: dict | None = None, error_message: str | None = None, heartbeat=_ANY
+) -> bool:
     """Record the outcome of an unfinished execution; a finished one is never overwritten."""
     now = timezone.now()
+    unfinished = TaskExecution.objects.filter(
+        pk=execution_id, status__in=[ExecutionStatus.PENDING, ExecutionStatus.RUNNING]
+    )
+    if heartbeat is not _ANY:
+        unfinished = unfinished.filter(heartbeat_at=heartbeat) if heartbeat else unfinished.filter(heartbeat_at=None)
     with transaction.atomic():
-        execution = (
-            TaskExecution.objects.select_for_update()
-            .filter(pk=execution_id, status__in=[ExecutionStatus.PENDING, ExecutionStatus.RUNNING])
-            .first()
-        )
+        execution = unfinished.select_for_update().first()
         if execution is None:
             return False
         # A run that failed before any worker started it carries the time it failed, so
@@ -92,6 +116,9 @@ def run_claimed_execution(execution_id: int) -> None:
     task = execution.task
     try:
         result = review_for(task.task_type)(task, execution)
+    except SoftTimeLimitExceeded:
+        fail_execution(execution_id, f"timed out after {task.timeout_seconds} s")
+        return
     except ReviewFailed as exc:
         fail_execution(execution_id, str(exc))
         return

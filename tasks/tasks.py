@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from tasks.heartbeat import heartbeat
 from tasks.runner import claim_execution, run_claimed_execution
 
 logger = logging.getLogger(__name__)
@@ -17,4 +18,19 @@ def run_execution(execution_id: int) -> None:
         # Gone, already running, or finished: a duplicate delivery runs nothing.
         logger.info("execution %s not pending; message ignored", execution_id)
         return
-    run_claimed_execution(execution_id)
+    with heartbeat(execution_id):
+        run_claimed_execution(execution_id)
+
+
+@shared_task(name="tasks.dispatch_due_tasks", ignore_result=True)
+def dispatch_due_tasks() -> int:
+    from tasks.scheduler import dispatch_due_tasks as dispatch
+
+    return len(dispatch())
+
+
+@shared_task(name="tasks.reap_executions", ignore_result=True)
+def reap_executions() -> int:
+    from tasks.reaper import reap_lost_messages, reap_lost_runs
+
+    return reap_lost_runs() + reap_lost_messages()

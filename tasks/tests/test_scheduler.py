@@ -1,0 +1,105 @@
+"""Scheduled runs: each due slot exactly once, missed slots collapse, edits apply at once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection as db_connection
+from django.utils import timezone
+
+from tasks.models import ExecutionStatus, TaskExecution, Trigger
+from tasks.scheduler import dispatch_due_tasks
+from tasks.tests.factories import TaskFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_new_scheduled_task_gets_its_next_slot_when_saved():
+    task = TaskFactory(schedule="0 2 * * *")
+
+    assert task.next_run_at is not None
+    assert (task.next_run_at.hour, task.next_run_at.minute) == (2, 0)
+    assert task.next_run_at > timezone.now()
+
+
+def test_a_manual_task_has_no_next_slot():
+    assert TaskFactory(schedule="").next_run_at is None
+
+
+def test_editing_the_schedule_moves_the_next_slot_without_a_restart():
+    task = TaskFactory(schedule="0 2 * * *")
+    task.schedule = "30 4 * * *"
+    task.save()
+
+    task.refresh_from_db()
+    assert (task.next_run_at.hour, task.next_run_at.minute) == (4, 30)
+
+
+def test_deactivating_a_task_clears_its_next_slot():
+    task = TaskFactory(schedule="*/5 * * * *")
+    task.is_active = False
+    task.save(update_fields=["is_active"])
+
+    task.refresh_from_db()
+    assert task.next_run_at is None
+
+
+def test_a_due_task_gets_one_scheduled_run_and_its_next_slot_moves_on():
+    task = TaskFactory(schedule="*/5 * * * *")
+    now = timezone.now()
+    type(task).objects.filter(pk=task.pk).update(next_run_at=now - timedelta(seconds=1))
+
+    created = dispatch_due_tasks(now=now)
+
+    assert len(created) == 1
+    execution = TaskExecution.objects.get(pk=created[0])
+    assert execution.trigger == Trigger.SCHEDULED
+    assert execution.status in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.COMPLETED)
+    task.refresh_from_db()
+    assert task.next_run_at > now
+    assert dispatch_due_tasks(now=now) == []
+
+
+def test_slots_missed_while_down_run_once_on_recovery():
+    task = TaskFactory(schedule="* * * * *")
+    now = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
+    type(task).objects.filter(pk=task.pk).update(next_run_at=now - timedelta(hours=3))  # 180 slots missed
+
+    assert len(dispatch_due_tasks(now=now)) == 1
+    assert dispatch_due_tasks(now=now) == []
+    task.refresh_from_db()
+    assert task.next_run_at == datetime(2026, 1, 1, 12, 1, tzinfo=UTC)
+
+
+def test_an_inactive_task_is_not_dispatched():
+    task = TaskFactory(schedule="* * * * *")
+    type(task).objects.filter(pk=task.pk).update(next_run_at=timezone.now() - timedelta(minutes=1), is_active=False)
+
+    assert dispatch_due_tasks() == []
+
+
+def test_two_dispatchers_racing_create_exactly_one_run_per_due_slot():
+    tasks = [TaskFactory(schedule="*/10 * * * *") for _ in range(5)]
+    rounds = 20
+    for round_number in range(rounds):
+        due_at = timezone.now() - timedelta(seconds=1)
+        type(tasks[0]).objects.filter(pk__in=[t.pk for t in tasks]).update(next_run_at=due_at)
+        barrier = threading.Barrier(2)
+        created: list[list[int]] = [[], []]
+
+        def dispatcher(index: int) -> None:
+            try:
+                barrier.wait()
+                created[index] = dispatch_due_tasks()
+            finally:
+                db_connection.close()  # each thread has its own database connection
+
+        threads = [threading.Thread(target=dispatcher, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert len(created[0]) + len(created[1]) == len(tasks), f"round {round_number}: {created}"
+    assert TaskExecution.objects.filter(trigger=Trigger.SCHEDULED).count() == rounds * len(tasks)
