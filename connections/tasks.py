@@ -21,3 +21,10 @@ def probe_connection(connection_id: int) -> None:
 def probe_fleet_round() -> dict:
     summary = probe_fleet()
     return {"probed": summary.probed, "healthy": summary.healthy, "seconds": summary.seconds}
+
+
+@shared_task(name="connections.purge_status_history", ignore_result=True)
+def purge_status_history() -> int:
+    from connections.retention import purge_status_history as purge
+
+    return purge()

@@ -179,6 +179,7 @@ CELERY_TASK_ROUTES = {
     "tasks.run_execution": {"queue": "reviews"},
     "tasks.dispatch_due_tasks": {"queue": "probes"},
     "tasks.reap_executions": {"queue": "probes"},
+    "tasks.purge_execution_history": {"queue": "probes"},
     "connections.*": {"queue": "probes"},
 }
 # A message is acknowledged only after the run finished; a redelivered one finds the row
@@ -280,9 +281,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(PROBE_INTERVAL_SECONDS),
         "options": {"queue": "probes", "expires": PROBE_INTERVAL_SECONDS},
     },
+    "purge-status-history": {
+        "task": "connections.purge_status_history",
+        "schedule": 3600.0,
+        "options": {"queue": "probes", "expires": 3600},
+    },
+    "purge-execution-history": {
+        "task": "tasks.purge_execution_history",
+        "schedule": 3600.0,
+        "options": {"queue": "probes", "expires": 3600},
+    },
     "reap-executions": {
         "task": "tasks.reap_executions",
         "schedule": 30.0,
         "options": {"queue": "probes", "expires": 30},
     },
 }
+
+# --- Retention ---------------------------------------------------------------------------------
+# Probe results and finished executions older than this are purged hourly, in small batches.
+RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)

@@ -34,3 +34,10 @@ def reap_executions() -> int:
     from tasks.reaper import reap_lost_messages, reap_lost_runs
 
     return reap_lost_runs() + reap_lost_messages()
+
+
+@shared_task(name="tasks.purge_execution_history", ignore_result=True)
+def purge_execution_history() -> int:
+    from tasks.retention import purge_execution_history as purge
+
+    return purge()
