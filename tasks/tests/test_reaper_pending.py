@@ -74,3 +74,4 @@ def test_a_fresh_pending_run_is_given_time_before_it_is_called_lost():
     lose_all_queued_messages()
 
     assert reap_lost_messages() == 0
+    assert TaskExecution.objects.get(pk=execution.pk).publish_count == 1

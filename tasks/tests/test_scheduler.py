@@ -89,7 +89,7 @@ def test_two_dispatchers_racing_create_exactly_one_run_per_due_slot():
         barrier = threading.Barrier(2)
         created: list[list[int]] = [[], []]
 
-        def dispatcher(index: int) -> None:
+        def dispatcher(index: int, barrier=barrier, created=created) -> None:
             try:
                 barrier.wait()
                 created[index] = dispatch_due_tasks()
