@@ -1,1 +1,248 @@
-# Register your models here.
+"""Admin for the database registry and its probe history.
+
+There is no password anywhere in these models: credentials come from Vault or libpq's own
+sources, so no page here can show one. Lists read each connection's latest probe with one
+indexed subquery per column, never one query per row.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from connections.fleet import probe_connections
+from connections.models import Connection, ConnectionStatus
+
+RECENT_ROWS = 20  # history shown on a detail page; the full history is one click away
+MAX_CHECKS_PER_ACTION = 20  # each check may wait up to a connect timeout: keep requests bounded
+
+_BADGE = (
+    '<span style="display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;'
+    'font-size:11px;font-weight:600;background:{}">{}</span>'
+)
+BADGE_COLOURS = {
+    "healthy": "#2e7d32",
+    "unhealthy": "#c62828",
+    "never checked": "#757575",
+    "pending": "#757575",
+    "running": "#1565c0",
+    "completed": "#2e7d32",
+    "failed": "#c62828",
+}
+
+
+def badge(label: str) -> str:
+    """A small coloured label, shared by the connection and task admins."""
+    return format_html(_BADGE, BADGE_COLOURS.get(label, "#757575"), label)
+
+
+def short_text(text: str | None, length: int = 80) -> str:
+    return Truncator(text or "").chars(length)
+
+
+class RecentRowsFormSet(BaseInlineFormSet):
+    """An inline formset showing only the newest RECENT_ROWS rows (the model orders by -id):
+    a history inline must not render millions of rows."""
+
+    def get_queryset(self) -> QuerySet:
+        if not hasattr(self, "_recent_rows"):
+            self._recent_rows = super().get_queryset()[:RECENT_ROWS]
+        return self._recent_rows
+
+
+class ReadOnlyHistoryInline(admin.TabularInline):
+    """A bounded, view-only inline of history rows."""
+
+    formset = RecentRowsFormSet
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ConnectionStatusInline(ReadOnlyHistoryInline):
+    model = ConnectionStatus
+    verbose_name_plural = f"Recent checks (newest {RECENT_ROWS})"
+    fields = ["checked_at", "is_healthy", "response_time_ms", "server_version", "error_message"]
+    readonly_fields = fields
+
+
+class HealthFilter(admin.SimpleListFilter):
+    """Filter by the latest probe result (annotated by ConnectionAdmin.get_queryset)."""
+
+    title = "health"
+    parameter_name = "health"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("healthy", "Healthy"), ("unhealthy", "Unhealthy"), ("never", "Never checked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "healthy":
+            return queryset.filter(latest_is_healthy=True)
+        if value == "unhealthy":
+            return queryset.filter(latest_is_healthy=False)
+        if value == "never":
+            return queryset.filter(latest_is_healthy__isnull=True)
+        return queryset
+
+
+def _latest_status(column: str) -> Subquery:
+    latest = ConnectionStatus.objects.filter(connection=OuterRef("pk")).order_by("-id")
+    return Subquery(latest.values(column)[:1])
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "address",
+        "database",
+        "username",
+        "credential_source",
+        "health",
+        "last_check",
+        "response_time",
+        "version",
+        "is_active",
+    ]
+    list_filter = ["is_active", "sslmode", HealthFilter]
+    search_fields = ["name", "host", "database"]
+    ordering = ["name"]
+    actions = ["check_now"]
+    inlines = [ConnectionStatusInline]
+    readonly_fields = ["credential_source", "history_link", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "host", "port", "database", "username", "is_active"]}),
+        ("TLS and timeouts", {"fields": ["sslmode", "sslrootcert", "connect_timeout"]}),
+        (
+            "Credentials",
+            {
+                "description": (
+                    "No password is stored here. Set a Vault KV v2 path or a Vault database role "
+                    "(at most one); with neither, libpq's own sources are used (~/.pgpass, "
+                    "PGPASSWORD, service file)."
+                ),
+                "fields": ["vault_path", "vault_database_role", "credential_source"],
+            },
+        ),
+        ("History", {"fields": ["history_link", "created_at", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                latest_is_healthy=_latest_status("is_healthy"),
+                latest_checked_at=_latest_status("checked_at"),
+                latest_response_time_ms=_latest_status("response_time_ms"),
+                latest_server_version=_latest_status("server_version"),
+            )
+        )
+
+    @admin.display(description="host:port", ordering="host")
+    def address(self, obj: Connection) -> str:
+        return f"{obj.host}:{obj.port}"
+
+    @admin.display(description="credentials")
+    def credential_source(self, obj: Connection) -> str:
+        if obj.vault_path:
+            return f"Vault KV: {obj.vault_path}"
+        if obj.vault_database_role:
+            return f"Vault role: {obj.vault_database_role}"
+        return "libpq (pgpass / PGPASSWORD / service)"
+
+    @admin.display(description="health", ordering="latest_is_healthy")
+    def health(self, obj: Connection) -> str:
+        healthy = getattr(obj, "latest_is_healthy", None)
+        if healthy is None:
+            return badge("never checked")
+        return badge("healthy" if healthy else "unhealthy")
+
+    @admin.display(description="last check", ordering="latest_checked_at")
+    def last_check(self, obj: Connection):
+        return getattr(obj, "latest_checked_at", None)
+
+    @admin.display(description="response", ordering="latest_response_time_ms")
+    def response_time(self, obj: Connection) -> str | None:
+        ms = getattr(obj, "latest_response_time_ms", None)
+        return None if ms is None else f"{ms} ms"
+
+    @admin.display(description="version")
+    def version(self, obj: Connection) -> str | None:
+        return getattr(obj, "latest_server_version", None)
+
+    @admin.display(description="full history")
+    def history_link(self, obj: Connection) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:connections_connectionstatus_changelist") + f"?connection__id__exact={obj.pk}"
+        return format_html('<a href="{}">All checks of this connection</a>', url)
+
+    def has_check_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("connections.check_connection")
+
+    @admin.action(description="Check now", permissions=["check"])
+    def check_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Probe each selected connection now and report every result."""
+        if queryset.count() > MAX_CHECKS_PER_ACTION:
+            self.message_user(
+                request,
+                f"Select at most {MAX_CHECKS_PER_ACTION} connections to check at once.",
+                messages.ERROR,
+            )
+            return
+        # Probed concurrently: twenty dead hosts cost one timeout, not twenty.
+        connections = list(queryset.order_by("name"))
+        for connection, status in zip(connections, probe_connections(connections), strict=True):
+            if status.is_healthy:
+                self.message_user(
+                    request,
+                    f"{connection.name}: healthy, {status.response_time_ms} ms, PostgreSQL {status.server_version}",
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(request, f"{connection.name}: unhealthy: {status.error_message}", messages.ERROR)
+
+
+@admin.register(ConnectionStatus)
+class ConnectionStatusAdmin(admin.ModelAdmin):
+    """Probe history: written by probes only, so read-only here."""
+
+    list_display = ["connection", "is_healthy", "checked_at", "response_time_ms", "server_version", "error"]
+    list_filter = ["is_healthy", "connection"]
+    list_select_related = ["connection"]
+    search_fields = ["connection__name", "error_message"]
+    date_hierarchy = "checked_at"
+    # The table holds one row per probe: skip the unfiltered COUNT(*) on every page.
+    show_full_result_count = False
+    ordering = ["-id"]
+
+    @admin.display(description="error message")
+    def error(self, obj: ConnectionStatus) -> str:
+        return short_text(obj.error_message)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Pruning history is an operator's decision, not a routine staff one.
+        return request.user.is_superuser

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Credentials:
+    """What to log in with; a None password lets libpq find one itself."""
+
     username: str | None
     password: str | None = field(default=None, repr=False)
 
@@ -29,6 +31,8 @@ class CredentialsUnavailable(Exception):
 
 
 def credentials_for(connection: Connection) -> Credentials:
+    """The username and password to connect with; raises CredentialsUnavailable (with a
+    message safe to show) when Vault cannot provide them."""
     if connection.vault_path or connection.vault_database_role:
         from connections import vault
 
@@ -37,3 +41,11 @@ def credentials_for(connection: Connection) -> Credentials:
         return vault.issue_database_credentials(connection.vault_database_role)
     # libpq reads ~/.pgpass, PGPASSWORD and the service file itself when no password is given.
     return Credentials(username=connection.username or None)
+
+
+def forget_credentials(connection: Connection) -> None:
+    """Stop reusing cached dynamic credentials of `connection` (the database rejected them)."""
+    if connection.vault_database_role:
+        from connections import vault
+
+        vault.forget_database_credentials(connection.vault_database_role)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
-from connections.credentials import CredentialsUnavailable, credentials_for
+from connections.credentials import CredentialsUnavailable, credentials_for, forget_credentials
 from connections.models import Connection
 
 logger = logging.getLogger(__name__)
@@ -68,15 +72,64 @@ def one_line_error(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> 
     return text
 
 
+class _Watchdog:
+    """Shuts a connection's socket down if the probe is still waiting after `seconds`.
+
+    libpq's connect_timeout bounds only the connection attempt. A server that completed the
+    handshake and then froze answers neither the query nor a cancel request, and its kernel
+    still ACKs, so no TCP timeout fires either; shutting the socket down from this timer
+    thread makes the blocked read fail at once.
+    """
+
+    def __init__(self, conn: psycopg.Connection, seconds: float) -> None:
+        self.fired = threading.Event()
+        self._timer = threading.Timer(seconds, self._fire, args=(conn,))
+        self._timer.daemon = True
+
+    def _fire(self, conn: psycopg.Connection) -> None:
+        self.fired.set()
+        try:
+            with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, psycopg.Error):
+            pass  # already closed: nothing left to unblock
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+
+def _is_rejected_login(message: str) -> bool:
+    return message.startswith("FATAL:") and (
+        "authentication failed" in message or ("role" in message and "does not exist" in message)
+    )
+
+
 def probe(connection: Connection) -> ProbeResult:
     """Connect with a bounded deadline and read the server version. Never raises for a
-    database or credentials problem: those are an unhealthy result."""
+    database or credentials problem: those are an unhealthy result.
+
+    `response_time_ms` covers connecting and reading the version, not fetching credentials.
+    """
     try:
         credentials = credentials_for(connection)
+    except SoftTimeLimitExceeded:
+        raise  # the run's time limit, not a credentials problem: the runner reports it
     except CredentialsUnavailable as exc:
+        logger.info("probe of connection %s: %s", connection.id, exc)
         return ProbeResult(is_healthy=False, checked_at=timezone.now(), error_message=str(exc))
+    except Exception as exc:  # a bug must give an unhealthy probe, not a 500 or a dead task
+        logger.error("probe of connection %s: credentials failed with %s", connection.id, type(exc).__name__)
+        return ProbeResult(
+            is_healthy=False, checked_at=timezone.now(), error_message=f"credentials: {type(exc).__name__}"
+        )
 
     timeout = connection.connect_timeout or settings.PROBE_DEFAULT_CONNECT_TIMEOUT
+    # Keyword arguments, never a conninfo string built by hand: a password or host with a
+    # quote or a space in it cannot change the meaning of the other parameters.
     params = {
         "host": connection.host,
         "port": connection.port,
@@ -88,18 +141,27 @@ def probe(connection: Connection) -> ProbeResult:
         "application_name": settings.PROBE_APPLICATION_NAME,
         "sslmode": connection.sslmode or "prefer",
         "sslrootcert": connection.sslrootcert or None,
-        # The one query below must not outlive the probe's deadline on a stuck server.
+        # The one query below must not outlive the probe's deadline on a busy server.
         "options": f"-c statement_timeout={timeout * 1000}",
     }
     params = {key: value for key, value in params.items() if value is not None}
     started = time.monotonic()
+    watchdog: _Watchdog | None = None
     try:
-        with psycopg.connect(**params, autocommit=True) as conn:
+        with psycopg.connect(**params, autocommit=True) as conn, _Watchdog(conn, timeout) as watchdog:
             conn.execute("SELECT 1").fetchone()
             version = short_server_version(conn.info.server_version)
-    except (psycopg.Error, OSError) as exc:
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:
         elapsed_ms = round((time.monotonic() - started) * 1000)
-        message = one_line_error(exc, secrets=(credentials.password,))
+        if watchdog is not None and watchdog.fired.is_set():
+            message = f"timeout expired: no answer from the server {timeout} s after connecting"
+        else:
+            message = one_line_error(exc, secrets=(credentials.password,))
+        if connection.vault_database_role and _is_rejected_login(message):
+            # The cached lease's user was revoked or dropped: the next probe gets a new one.
+            forget_credentials(connection)
         logger.info("probe of connection %s failed after %d ms: %s", connection.id, elapsed_ms, message)
         return ProbeResult(
             is_healthy=False, checked_at=timezone.now(), response_time_ms=elapsed_ms, error_message=message

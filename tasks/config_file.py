@@ -1,0 +1,335 @@
+"""Declarative configuration: upsert connections and tasks by name from a YAML file.
+
+The file format is defined in spec/contract.md ("Declarative configuration"). The file is the
+truth for every entry it lists: an optional key left out resets that field to its default (so
+removing `vault_path` from the file clears it). Entries the file does not list are left alone.
+
+Everything is validated before anything is written, and the writes run in one transaction:
+an invalid file changes nothing. Every error names its entry and field, e.g.
+`tasks[0] "Daily Log Analysis": task_type: unknown type 'foo'; implemented: health_check`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, models, transaction
+
+from connections.models import Connection
+from tasks.models import Task
+from tasks.reviews import REVIEWS
+
+SECTIONS = ("connections", "tasks")
+
+# key -> the Python type YAML must produce for it. `name` is required everywhere.
+CONNECTION_KEYS: dict[str, type] = {
+    "name": str,
+    "host": str,
+    "port": int,
+    "database": str,
+    "username": str,
+    "vault_path": str,
+    "vault_database_role": str,
+    "sslmode": str,
+    "sslrootcert": str,
+    "connect_timeout": int,
+    "is_active": bool,
+}
+CONNECTION_REQUIRED = ("name", "host", "database")
+
+TASK_KEYS: dict[str, type] = {
+    "name": str,
+    "task_type": str,
+    "connection": str,
+    "schedule": str,
+    "config": dict,
+    "timeout_seconds": int,
+    "is_active": bool,
+}
+TASK_REQUIRED = ("name", "task_type", "connection")
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "a mapping"}
+
+
+class ConfigError(Exception):
+    """The file is invalid; `errors` lists every problem found, one line each."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass
+class Tally:
+    """What applying the file did (or would do) to one kind of object."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
+
+
+@dataclass
+class ApplyResult:
+    connections: Tally = field(default_factory=Tally)
+    tasks: Tally = field(default_factory=Tally)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key given twice in one mapping is an error
+    (PyYAML silently keeps the last one, which hides typos such as two `port:` lines)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_config(path: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """Read and parse the file; only its overall shape is checked here."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read {path}: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path} is not UTF-8 text"]) from None
+    return parse_config(text)
+
+
+def parse_config(text: str) -> dict[str, list[dict[str, Any]]]:
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"not valid YAML: {_one_line(exc)}"]) from None
+    if data is None:
+        raise ConfigError(["the file is empty; expected a mapping with `connections:` and/or `tasks:` lists"])
+    if not isinstance(data, dict):
+        raise ConfigError([f"expected a mapping with `connections:` and/or `tasks:` lists, not {_type_name(data)}"])
+    errors = [f"{key}: unknown key; expected one of: {', '.join(SECTIONS)}" for key in data if key not in SECTIONS]
+    for section in SECTIONS:
+        entries = data.get(section)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            errors.append(f"{section}: must be a list of entries, not {_type_name(entries)}")
+        else:
+            errors.extend(
+                f"{section}[{i}]: must be a mapping, not {_type_name(entry)}"
+                for i, entry in enumerate(entries)
+                if not isinstance(entry, dict)
+            )
+    if errors:
+        raise ConfigError(errors)
+    return {section: data.get(section) or [] for section in SECTIONS}
+
+
+def apply_config(config: dict[str, list[dict[str, Any]]], dry_run: bool = False) -> ApplyResult:
+    """Validate every entry, then upsert them all; one transaction (rolled back if dry_run)."""
+    result = ApplyResult()
+    try:
+        with transaction.atomic():
+            # Validation reads the rows it will update inside the same transaction; nothing
+            # is written unless every entry is valid.
+            errors: list[str] = []
+            connections = _plan_connections(config["connections"], errors)
+            tasks = _plan_tasks(config["tasks"], connections, errors)
+            if errors:
+                raise ConfigError(errors)
+            for instance, changed in filter(None, connections.values()):
+                _save(instance, changed, result.connections)
+            # A task's connection may have been created just above; Django takes its new
+            # id when the task is saved.
+            for instance, changed in tasks:
+                _save(instance, changed, result.tasks)
+            if dry_run:
+                transaction.set_rollback(True)
+    except IntegrityError as exc:
+        # Another writer (a second apply_config, the admin) created the same name meanwhile.
+        raise ConfigError([f"the database changed while applying the file; run it again ({_one_line(exc)})"]) from None
+    return result
+
+
+# --- planning: build model instances without writing anything ---------------------------------
+
+Plan = tuple[models.Model, list[str] | None]  # (instance, changed fields; None = new)
+
+
+def _plan_connections(entries: list[dict[str, Any]], errors: list[str]) -> dict[str, Plan | None]:
+    """name -> (Connection with the file's values, changed fields) for every entry.
+
+    An invalid entry maps to None: tasks may still name it without a second, misleading
+    "does not exist" error (its own errors are already reported).
+    """
+    existing = {c.name: c for c in Connection.objects.filter(name__in=_names(entries))}
+    planned: dict[str, Plan | None] = {}
+    for index, entry in enumerate(entries):
+        problems = _check_keys(entry, CONNECTION_KEYS, CONNECTION_REQUIRED)
+        name = entry.get("name")
+        if isinstance(name, str) and name in planned:
+            problems.append(("name", "listed twice in `connections`"))
+        if entry.get("vault_path") and entry.get("vault_database_role"):
+            problems.append(("vault_database_role", "set at most one of vault_path and vault_database_role"))
+        instance = existing.get(name) if isinstance(name, str) else None
+        is_new = instance is None
+        instance = instance or Connection()
+        changed = _assign(instance, entry, CONNECTION_KEYS, is_new, skip=_fields(problems))
+        problems += _full_clean(instance, exclude=_fields(problems))
+        errors.extend(_format(_label("connections", index, entry), problems))
+        if isinstance(name, str):
+            planned.setdefault(name, None if problems else (instance, changed))
+    return planned
+
+
+def _plan_tasks(entries: list[dict[str, Any]], connections: dict[str, Plan | None], errors: list[str]) -> list[Plan]:
+    existing = {t.name: t for t in Task.objects.filter(name__in=_names(entries)).select_related("connection")}
+    referenced = {e.get("connection") for e in entries if isinstance(e.get("connection"), str)}
+    in_db = {c.name: c for c in Connection.objects.filter(name__in=referenced - set(connections))}
+    planned: list[Plan] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        problems = _check_keys(entry, TASK_KEYS, TASK_REQUIRED)
+        name = entry.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                problems.append(("name", "listed twice in `tasks`"))
+            seen.add(name)
+        task_type = entry.get("task_type")
+        if isinstance(task_type, str) and task_type not in REVIEWS:
+            implemented = ", ".join(sorted(REVIEWS))
+            problems.append(("task_type", f"unknown type {task_type!r}; implemented: {implemented}"))
+        connection_name = entry.get("connection")
+        connection = None
+        if isinstance(connection_name, str) and connection_name in connections:
+            plan = connections[connection_name]
+            connection = plan[0] if plan else None  # None: its entry is invalid, already reported
+        elif isinstance(connection_name, str) and connection_name in in_db:
+            connection = in_db[connection_name]
+        elif isinstance(connection_name, str):
+            problems.append(("connection", f"no connection named {connection_name!r} in the file or the database"))
+        instance = existing.get(name) if isinstance(name, str) else None
+        is_new = instance is None
+        instance = instance or Task()
+        skip = _fields(problems) | ({"connection"} if connection is None else set())
+        # Task.save() replans next_run_at itself when the schedule or is_active changes.
+        changed = _assign(instance, {**entry, "connection": connection}, TASK_KEYS, is_new, skip=skip)
+        # The connection is checked by name above (and by its own entry); it may not be saved yet.
+        problems += _full_clean(instance, exclude=skip | {"connection"})
+        errors.extend(_format(_label("tasks", index, entry), problems))
+        if not problems and connection is not None:
+            planned.append((instance, changed))
+    return planned
+
+
+def _check_keys(entry: dict[str, Any], keys: dict[str, type], required: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Unknown keys, missing required keys and wrong YAML types, as (field, message)."""
+    problems: list[tuple[str, str]] = []
+    for key in entry:
+        if key not in keys:
+            problems.append((str(key), f"unknown key; expected one of: {', '.join(keys)}"))
+    for key in required:
+        if entry.get(key) in (None, ""):
+            problems.append((key, "required"))
+    for key, expected in keys.items():
+        value = entry.get(key)
+        if value is None:
+            continue  # null = not given: the default applies
+        # bool is a subclass of int in Python, but `port: true` is not a port.
+        wrong = not isinstance(value, expected) or (expected is int and isinstance(value, bool))
+        if wrong:
+            hint = " (quote it in YAML)" if expected is str and isinstance(value, int | float) else ""
+            problems.append((key, f"must be {_TYPE_NAMES[expected]}, not {_type_name(value)}{hint}"))
+    return problems
+
+
+def _assign(
+    instance: models.Model, entry: dict[str, Any], keys: dict[str, type], is_new: bool, skip: set[str]
+) -> list[str] | None:
+    """Set every field the file governs (a missing or null key = the field's default), except
+    the fields in `skip` (already found invalid); return the fields that differ from the
+    stored row, or None for a new row."""
+    changed: list[str] = []
+    for key in keys:
+        if key in skip:
+            continue
+        value = entry.get(key)
+        if value is None:
+            value = instance._meta.get_field(key).get_default()
+        if key == "connection":
+            if instance.connection_id is None or instance.connection_id != value.pk:
+                changed.append(key)
+            instance.connection = value
+            continue
+        if getattr(instance, key) != value:
+            changed.append(key)
+            setattr(instance, key, value)
+    return None if is_new else changed
+
+
+def _full_clean(instance: models.Model, exclude: set[str]) -> list[tuple[str, str]]:
+    """The model's own validation (validators, choices, lengths, clean()), as (field, message)."""
+    try:
+        instance.full_clean(exclude=sorted(exclude))
+    except ValidationError as exc:
+        return [
+            ("" if name == NON_FIELD_ERRORS else name, message)
+            for name, messages in exc.message_dict.items()
+            for message in messages
+        ]
+    return []
+
+
+def _fields(problems: list[tuple[str, str]]) -> set[str]:
+    return {name for name, _ in problems if name}
+
+
+def _save(instance: models.Model, changed: list[str] | None, tally: Tally) -> None:
+    if changed is None:
+        instance.save()
+        tally.created.append(instance.name)
+    elif changed:
+        instance.save()
+        tally.updated.append(instance.name)
+    else:
+        tally.unchanged.append(instance.name)
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+def _names(entries: list[dict[str, Any]]) -> list[str]:
+    return [e["name"] for e in entries if isinstance(e.get("name"), str)]
+
+
+def _label(section: str, index: int, entry: dict[str, Any]) -> str:
+    name = entry.get("name")
+    return f'{section}[{index}] "{name}"' if isinstance(name, str) and name else f"{section}[{index}]"
+
+
+def _format(label: str, problems: list[tuple[str, str]]) -> list[str]:
+    return [f"{label}: {name}: {message}" if name else f"{label}: {message}" for name, message in problems]
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
