@@ -1,0 +1,40 @@
+"""Query parameters of the list endpoints, validated strictly (contract.md, "Parameters")."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
+
+# ASCII digits only: str.isdigit() would also take "²" and "١٢", and int() would take
+# "+5", " 5" and "5_0".
+_DIGITS = re.compile(r"[0-9]+")
+_INTEGER = re.compile(r"-?[0-9]+")
+_BIGINT = 2**63 - 1
+
+
+def fits_in_bigint(value: int) -> bool:
+    """Whether an id could exist at all: SQLite refuses larger numbers in a query outright."""
+    return -_BIGINT - 1 <= value <= _BIGINT
+
+
+def parse_limit(request: Request, default: int) -> int:
+    """`limit`: decimal digits, at least 1; above API_LIMIT_MAX it is capped, not refused."""
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return default
+    if not _DIGITS.fullmatch(raw) or int(raw) < 1:
+        raise ParseError(f"limit must be a whole number of at least 1, not {raw!r}.")
+    return min(int(raw), settings.API_LIMIT_MAX)
+
+
+def parse_task_id(request: Request) -> int | None:
+    """`task_id`: an integer or absent; an id no task has simply matches nothing."""
+    raw = request.query_params.get("task_id")
+    if raw is None:
+        return None
+    if not _INTEGER.fullmatch(raw):
+        raise ParseError(f"task_id must be an integer, not {raw!r}.")
+    return int(raw)

@@ -1,0 +1,140 @@
+"""OpenAPI 3 description of the endpoints (drf-spectacular), served at /api/v1/schema/.
+
+The decorators below document exactly what the views answer, error bodies included;
+monitoring/tests/test_schema.py validates real responses against the served schema.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import AllowAny
+
+from monitoring.serializers import (
+    ConnectionStatusSerializer,
+    ErrorSerializer,
+    ExecutionSerializer,
+    HealthyCheckSerializer,
+    RunningTaskSerializer,
+    UnhealthyCheckSerializer,
+)
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+READ_ERRORS = {
+    401: _error("Not authenticated (reads are open only with REVIEWER_PUBLIC_READ=true)."),
+    500: _error("Internal server error."),
+}
+ACTION_ERRORS = {
+    401: _error("Not authenticated."),
+    403: _error("The user lacks the permission this action needs."),
+    500: _error("Internal server error."),
+}
+BAD_PARAMETER = {400: _error("A malformed query parameter.")}
+
+
+def _limit(default: int) -> OpenApiParameter:
+    return OpenApiParameter(
+        "limit",
+        OpenApiTypes.INT,
+        OpenApiParameter.QUERY,
+        description=f"Decimal digits, at least 1; default {default}; values above 1000 are capped at 1000. "
+        "Anything else answers 400.",
+    )
+
+
+def _path_id(name: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.PATH, description="A non-integer is a 404.")
+
+
+TASK_ID_FILTER = OpenApiParameter(
+    "task_id",
+    OpenApiTypes.INT,
+    OpenApiParameter.QUERY,
+    description="Only this task's executions; an unknown id gives an empty list, a non-integer 400.",
+)
+
+CHECK_RESULT = PolymorphicProxySerializer(
+    component_name="HealthCheckResult",
+    serializers=[HealthyCheckSerializer, UnhealthyCheckSerializer],
+    resource_type_field_name=None,
+)
+
+execution_list = extend_schema(
+    operation_id="list_executions",
+    summary="Get task executions",
+    parameters=[TASK_ID_FILTER, _limit(50)],
+    responses={200: ExecutionSerializer(many=True), **BAD_PARAMETER, **READ_ERRORS},
+)
+task_execution_list = extend_schema(
+    operation_id="list_task_executions",
+    summary="Get task executions by task id",
+    parameters=[_path_id("task_id"), _limit(20)],
+    responses={
+        200: ExecutionSerializer(many=True),
+        **BAD_PARAMETER,
+        404: _error("Task not found."),
+        **READ_ERRORS,
+    },
+)
+task_execute = extend_schema(
+    operation_id="execute_task",
+    summary="Execute a task manually",
+    description="Queues a new run even if one is running. Needs the permission tasks.run_task.",
+    parameters=[_path_id("task_id")],
+    request=None,
+    responses={
+        200: OpenApiResponse(
+            {
+                "type": "object",
+                "properties": {
+                    "message": {"type": "string", "example": "Task executed successfully"},
+                    "execution_id": {"type": "integer"},
+                },
+                "required": ["message", "execution_id"],
+            },
+            description="The run is queued.",
+        ),
+        404: _error("Task not found."),
+        **ACTION_ERRORS,
+        500: _error("The broker did not take the run; the execution is recorded as failed."),
+    },
+)
+running_task_list = extend_schema(
+    operation_id="list_running_tasks",
+    summary="Get running tasks",
+    responses={200: RunningTaskSerializer(many=True), **READ_ERRORS},
+)
+connection_status_list = extend_schema(
+    operation_id="list_connection_statuses",
+    summary="Get the status of all active connections",
+    responses={200: ConnectionStatusSerializer(many=True), **READ_ERRORS},
+)
+connection_status_detail = extend_schema(
+    operation_id="get_connection_status",
+    summary="Get the status of one connection",
+    description="The latest stored probe (cached); if there is none, a probe runs now.",
+    parameters=[_path_id("connection_id")],
+    responses={200: ConnectionStatusSerializer, 404: _error("Connection not found."), **READ_ERRORS},
+)
+connection_check = extend_schema(
+    operation_id="check_connection",
+    summary="Check a connection's health now",
+    description="Always 200 once the connection exists, healthy or not. "
+    "Needs the permission connections.check_connection.",
+    parameters=[_path_id("connection_id")],
+    request=None,
+    responses={200: CHECK_RESULT, 404: _error("Connection not found."), **ACTION_ERRORS},
+)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document: JSON by default, YAML with ?format=yaml; readable by anyone."""
+
+    renderer_classes = [OpenApiJsonRenderer, OpenApiYamlRenderer]
+    permission_classes = [AllowAny]

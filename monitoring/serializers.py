@@ -1,0 +1,120 @@
+"""Response bodies of the monitoring API: the fields of monitoring-api.md, nothing more.
+
+All output-only. Times go through `UtcTimestampField` ("2024-01-01T02:00:00Z").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from connections.models import Connection, ConnectionStatus
+from monitoring.formatting import utc_timestamp
+from tasks.models import ExecutionStatus, TaskExecution
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "example": "2024-01-01T02:00:00Z"})
+class UtcTimestampField(serializers.Field):
+    """A datetime written in UTC with whole seconds and a trailing Z."""
+
+    def to_representation(self, value: datetime) -> str | None:
+        return utc_timestamp(value)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error response: {"detail": "<human sentence>"}."""
+
+    detail = serializers.CharField()
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    """One run of a task, newest first in lists."""
+
+    task_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
+    started_at = UtcTimestampField(allow_null=True)
+    completed_at = UtcTimestampField(allow_null=True)
+    duration_seconds = serializers.FloatField(allow_null=True, help_text="Seconds; null until finished.")
+    result = serializers.JSONField(allow_null=True)
+    error_message = serializers.CharField(allow_null=True)
+
+    class Meta:
+        model = TaskExecution
+        fields = [
+            "id",
+            "task_id",
+            "status",
+            "started_at",
+            "completed_at",
+            "duration_seconds",
+            "result",
+            "error_message",
+        ]
+
+
+@dataclass(frozen=True)
+class ConnectionHealth:
+    """A connection with its latest probe result, or None if it was never probed."""
+
+    connection: Connection
+    status: ConnectionStatus | None
+
+
+class ConnectionStatusSerializer(serializers.Serializer):
+    """A connection and its latest probe; the probe fields are all null before the first one."""
+
+    connection_id = serializers.IntegerField(source="connection.id")
+    name = serializers.CharField(source="connection.name")
+    host = serializers.CharField(source="connection.host")
+    port = serializers.IntegerField(source="connection.port")
+    database = serializers.CharField(source="connection.database")
+    # `status.x` with status None reads as null (DRF returns None for allow_null fields).
+    is_healthy = serializers.BooleanField(source="status.is_healthy", allow_null=True)
+    last_check = UtcTimestampField(source="status.checked_at", allow_null=True)
+    response_time_ms = serializers.IntegerField(source="status.response_time_ms", allow_null=True)
+    server_version = serializers.CharField(source="status.server_version", allow_null=True)
+    error_message = serializers.CharField(source="status.error_message", allow_null=True)
+
+
+class HealthyCheckSerializer(serializers.Serializer):
+    """A check that connected: no error_message."""
+
+    connection_id = serializers.IntegerField()
+    is_healthy = serializers.BooleanField(help_text="Always true here.")
+    response_time_ms = serializers.IntegerField(help_text="Connecting and reading the version, in ms.")
+    server_version = serializers.CharField(help_text='Short form, e.g. "15.4".')
+    last_check = UtcTimestampField(source="checked_at")
+
+
+class UnhealthyCheckSerializer(serializers.Serializer):
+    """A check that failed: no server_version. response_time_ms is null when the credentials
+    could not be obtained, because no connection was attempted."""
+
+    connection_id = serializers.IntegerField()
+    is_healthy = serializers.BooleanField(help_text="Always false here.")
+    error_message = serializers.CharField()
+    response_time_ms = serializers.IntegerField(allow_null=True)
+    last_check = UtcTimestampField(source="checked_at")
+
+
+def check_result(status: ConnectionStatus) -> dict:
+    """The body of POST /connections/{id}/check, per "Health Check Responses"."""
+    serializer = HealthyCheckSerializer if status.is_healthy else UnhealthyCheckSerializer
+    return serializer(status).data
+
+
+class RunningTaskSerializer(serializers.Serializer):
+    """A running execution, described by its task (`id` is the task's id)."""
+
+    id = serializers.IntegerField(source="task.id")
+    name = serializers.CharField(source="task.name")
+    task_type = serializers.CharField(source="task.task_type")
+    connection_id = serializers.IntegerField(source="task.connection_id")
+    execution_id = serializers.IntegerField(source="id")
+    execution_started_at = UtcTimestampField(source="started_at", allow_null=True)
+    estimated_duration = serializers.CharField(
+        allow_null=True, help_text="From the median of the task's last 10 completed runs; null without any."
+    )

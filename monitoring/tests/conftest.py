@@ -1,0 +1,84 @@
+"""Clients of the monitoring API: anonymous, a plain user, and users holding permissions."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+API = "/api/v1/monitoring"
+
+
+def client_for(user: User | None) -> APIClient:
+    """A client sending the user's token, as a script would (or nothing, when anonymous)."""
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def anonymous(db) -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def reader(db) -> APIClient:
+    """An authenticated user without any permission: may read, may not act."""
+    return client_for(User.objects.create_user("reader"))
+
+
+@pytest.fixture
+def operator(db) -> APIClient:
+    """A user allowed to run tasks and check connections, and nothing else."""
+    user = User.objects.create_user("operator")
+    user.user_permissions.add(
+        Permission.objects.get(codename="run_task", content_type__app_label="tasks"),
+        Permission.objects.get(codename="check_connection", content_type__app_label="connections"),
+    )
+    return client_for(user)
+
+
+@pytest.fixture
+def admin_client_token(db) -> APIClient:
+    """A superuser, who holds every permission."""
+    return client_for(User.objects.create_superuser("root"))
+
+
+@pytest.fixture
+def public_read(settings) -> None:
+    settings.REVIEWER_PUBLIC_READ = True
+
+
+def assert_json_error(response, status_code: int) -> str:
+    """The response is `status_code` with a JSON {"detail": "<sentence>"} body; the sentence."""
+    assert response.status_code == status_code, response.content
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert list(body) == ["detail"], body
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body["detail"]
+
+
+@pytest.fixture
+def unreachable_broker(settings):
+    """Point the Celery app at a loopback port nobody listens on, then restore it.
+
+    The app reads CELERY_BROKER_URL from Django settings each time it connects, but keeps
+    its connection and producer pools once made; dropping the app's references makes the
+    next publish look the pools up again for the current URL. (kombu keeps one pool per
+    URL, so the original pools are found again, still open, after the test.)
+    """
+    from reviewer.celery import app
+    from testing.network import free_port
+
+    def forget_pools() -> None:
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    forget_pools()
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
+    yield
+    forget_pools()

@@ -1,0 +1,186 @@
+"""The OpenAPI schema at /api/v1/schema/ describes the real responses, errors included.
+
+Each real response is validated (jsonschema) against the schema the server serves for its
+path, method and status code; objects are made strict (no undocumented keys) for the check.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+
+import jsonschema
+import pytest
+import yaml
+from drf_spectacular.validation import validate_schema
+
+from connections.models import ConnectionStatus
+from connections.tests.factories import ConnectionFactory
+from monitoring.tests.conftest import API
+from tasks.models import ExecutionStatus
+from tasks.tests.factories import TaskExecutionFactory, TaskFactory
+from testing.network import free_port
+
+SCHEMA_URL = "/api/v1/schema/"
+
+
+def as_json_schema(node):
+    """OpenAPI 3.0 -> JSON Schema: `nullable` becomes a null type; objects become strict."""
+    if isinstance(node, list):
+        return [as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: as_json_schema(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        if "type" in node:
+            node["type"] = [node["type"], "null"]
+        elif node:
+            node = {"anyOf": [node, {"type": "null"}]}
+    if node.get("type") == "object" and "properties" in node:
+        node.setdefault("additionalProperties", False)
+    return node
+
+
+@pytest.fixture
+def openapi(anonymous) -> dict:
+    response = anonymous.get(SCHEMA_URL)
+    assert response.status_code == 200
+    return response.json()
+
+
+@pytest.fixture
+def check(openapi):
+    """check(response, path, method): the status is documented and the body matches it."""
+    components = as_json_schema(copy.deepcopy(openapi["components"]))
+
+    def validate(response, path: str, method: str) -> None:
+        operation = openapi["paths"][f"{API}/{path}"][method]
+        documented = operation["responses"]
+        assert str(response.status_code) in documented, f"{method} {path}: {response.status_code} undocumented"
+        schema = documented[str(response.status_code)]["content"]["application/json"]["schema"]
+        jsonschema.validate(response.json(), {**as_json_schema(schema), "components": components})
+
+    return validate
+
+
+def test_the_schema_is_valid_openapi_3_listing_the_seven_endpoints(openapi):
+    validate_schema(openapi)
+    assert openapi["openapi"].startswith("3.")
+    assert sorted(openapi["paths"]) == sorted(
+        f"{API}/{path}"
+        for path in [
+            "tasks/executions",
+            "tasks/{task_id}/executions",
+            "tasks/{task_id}/execute",
+            "tasks/running",
+            "connections/status",
+            "connections/{connection_id}/status",
+            "connections/{connection_id}/check",
+        ]
+    )
+
+
+def test_the_schema_is_also_served_as_yaml(anonymous, openapi):
+    response = anonymous.get(SCHEMA_URL, {"format": "yaml"})
+
+    assert response.status_code == 200
+    assert yaml.safe_load(response.content) == openapi
+
+
+def test_the_list_endpoints_document_their_parameters(openapi):
+    def parameters(path: str) -> dict:
+        return {p["name"]: p for p in openapi["paths"][f"{API}/{path}"]["get"]["parameters"]}
+
+    assert set(parameters("tasks/executions")) == {"task_id", "limit"}
+    assert set(parameters("tasks/{task_id}/executions")) == {"task_id", "limit"}
+    assert parameters("tasks/executions")["limit"]["schema"]["type"] == "integer"
+    assert "default 20" in parameters("tasks/{task_id}/executions")["limit"]["description"]
+
+
+def test_execution_lists_match_the_schema(reader, anonymous, check):
+    task = TaskFactory()
+    now = datetime.now(UTC)
+    TaskExecutionFactory(
+        task=task,
+        status=ExecutionStatus.COMPLETED,
+        started_at=now,
+        completed_at=now,
+        duration_seconds=1.5,
+        result={"is_healthy": True},
+    )
+    TaskExecutionFactory(
+        task=task,
+        status=ExecutionStatus.FAILED,
+        started_at=now,
+        completed_at=now,
+        duration_seconds=0,
+        error_message="boom",
+    )
+    TaskExecutionFactory(task=task)
+
+    check(reader.get(f"{API}/tasks/executions"), "tasks/executions", "get")
+    check(reader.get(f"{API}/tasks/executions", {"limit": "abc"}), "tasks/executions", "get")
+    check(anonymous.get(f"{API}/tasks/executions"), "tasks/executions", "get")
+    check(reader.get(f"{API}/tasks/{task.id}/executions"), "tasks/{task_id}/executions", "get")
+    check(reader.get(f"{API}/tasks/999999/executions"), "tasks/{task_id}/executions", "get")
+    check(reader.get(f"{API}/tasks/{task.id}/executions", {"limit": "0"}), "tasks/{task_id}/executions", "get")
+
+
+def test_execute_responses_match_the_schema(operator, reader, anonymous, check):
+    task = TaskFactory()
+
+    check(operator.post(f"{API}/tasks/{task.id}/execute"), "tasks/{task_id}/execute", "post")
+    check(operator.post(f"{API}/tasks/999999/execute"), "tasks/{task_id}/execute", "post")
+    check(reader.post(f"{API}/tasks/{task.id}/execute"), "tasks/{task_id}/execute", "post")
+    check(anonymous.post(f"{API}/tasks/{task.id}/execute"), "tasks/{task_id}/execute", "post")
+
+
+def test_running_tasks_match_the_schema(reader, check):
+    task = TaskFactory()
+    TaskExecutionFactory(task=task, status=ExecutionStatus.COMPLETED, duration_seconds=30)
+    TaskExecutionFactory(task=task, status=ExecutionStatus.RUNNING, started_at=datetime.now(UTC))
+    TaskExecutionFactory(status=ExecutionStatus.RUNNING, started_at=datetime.now(UTC))
+
+    check(reader.get(f"{API}/tasks/running"), "tasks/running", "get")
+
+
+def test_connection_statuses_match_the_schema(reader, check):
+    probed = ConnectionFactory()
+    ConnectionStatus.objects.create(
+        connection=probed, is_healthy=True, checked_at=datetime.now(UTC), response_time_ms=3, server_version="16.2"
+    )
+    ConnectionFactory()  # never probed: nulls
+
+    check(reader.get(f"{API}/connections/status"), "connections/status", "get")
+    check(reader.get(f"{API}/connections/{probed.id}/status"), "connections/{connection_id}/status", "get")
+    check(reader.get(f"{API}/connections/999999/status"), "connections/{connection_id}/status", "get")
+
+
+def test_health_checks_match_the_schema(operator, reader, settings, check):
+    settings.VAULT_ADDR = ""
+    path = "connections/{connection_id}/check"
+    for connection in (
+        ConnectionFactory(),
+        ConnectionFactory(port=free_port()),
+        ConnectionFactory(vault_path="secret/reviewer/db"),
+    ):
+        check(operator.post(f"{API}/connections/{connection.id}/check"), path, "post")
+    check(operator.post(f"{API}/connections/999999/check"), path, "post")
+    check(reader.post(f"{API}/connections/{ConnectionFactory().id}/check"), path, "post")
+
+
+def test_a_500_matches_the_schema(reader, monkeypatch, check):
+    from monitoring import queries
+
+    monkeypatch.setattr(queries, "running_executions", lambda: 1 / 0)
+
+    check(reader.get(f"{API}/tasks/running"), "tasks/running", "get")
+
+
+def test_the_check_itself_rejects_an_undocumented_key(reader, check):
+    ConnectionFactory()
+    response = reader.get(f"{API}/connections/status")
+    response.json = lambda: [{**response.data[0], "surprise": 1}]
+
+    with pytest.raises(jsonschema.ValidationError):
+        check(response, "connections/status", "get")
