@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class SSLMode(models.TextChoices):
@@ -92,3 +96,21 @@ class ConnectionStatus(models.Model):
     def __str__(self) -> str:
         state = "healthy" if self.is_healthy else "unhealthy"
         return f"{self.connection_id} {state} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+    def staleness_message(self, now: datetime | None = None) -> str | None:
+        """Why this result no longer counts as current, or None while it is fresh.
+
+        Probes run every PROBE_INTERVAL_SECONDS; a latest result older than
+        PROBE_STALE_AFTER_SECONDS means the probe worker or beat is down, and a dead prober
+        must never look like a healthy fleet.
+        """
+        age = ((now or timezone.now()) - self.checked_at).total_seconds()
+        if age <= settings.PROBE_STALE_AFTER_SECONDS:
+            return None
+        minutes = int(age // 60)
+        span = f"{minutes} minutes" if minutes != 1 else "1 minute"
+        if minutes >= 120:
+            span = f"{int(age // 3600)} hours"
+        if age >= 2 * 86400:
+            span = f"{int(age // 86400)} days"
+        return f"no probe result for {span}: are the probe worker and beat running?"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
+
+from tasks.models import ExecutionStatus
 
 # ASCII digits only: str.isdigit() would also take "²" and "١٢", and int() would take
 # "+5", " 5" and "5_0".
@@ -38,3 +41,32 @@ def parse_task_id(request: Request) -> int | None:
     if not _INTEGER.fullmatch(raw):
         raise ParseError(f"task_id must be an integer, not {raw!r}.")
     return int(raw)
+
+
+def parse_status(request: Request) -> str | None:
+    """`status`: one of the execution statuses, or absent."""
+    raw = request.query_params.get("status")
+    if raw is None:
+        return None
+    choices = [value for value, _ in ExecutionStatus.choices]
+    if raw not in choices:
+        raise ParseError(f"status must be one of {', '.join(choices)}, not {raw!r}.")
+    return raw
+
+
+# Date and time, optional fraction, optional zone: "2024-01-01T02:00:00Z", "...+00:00".
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
+
+
+def parse_since(request: Request) -> datetime | None:
+    """`since`: an ISO 8601 time (UTC when it names no zone), or absent."""
+    raw = request.query_params.get("since")
+    if raw is None:
+        return None
+    try:
+        if not _ISO_TIME.fullmatch(raw):
+            raise ValueError
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ParseError(f"since must be an ISO 8601 time such as 2024-01-01T02:00:00Z, not {raw!r}.") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

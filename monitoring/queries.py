@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from datetime import datetime
 
-from django.db.models import F, OuterRef, Subquery, Window
+from django.db.models import F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from connections.models import Connection, ConnectionStatus
@@ -15,6 +16,12 @@ from monitoring.serializers import ConnectionHealth
 from tasks.models import ExecutionStatus, TaskExecution
 
 ESTIMATE_SAMPLE = 10
+
+
+def since_filter(since: datetime) -> Q:
+    """Executions that started at or after `since`; one not started yet counts from when it
+    was queued (the alerting script reads started_at, which every finished run has)."""
+    return Q(started_at__gte=since) | Q(started_at__isnull=True, created_at__gte=since)
 
 
 def active_connections_health() -> list[ConnectionHealth]:

@@ -59,6 +59,21 @@ TASK_ID_FILTER = OpenApiParameter(
     description="Only this task's executions; an unknown id gives an empty list, a non-integer 400.",
 )
 
+STATUS_FILTER = OpenApiParameter(
+    "status",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    enum=["pending", "running", "completed", "failed"],
+    description="Only executions in this status; anything else answers 400.",
+)
+SINCE_FILTER = OpenApiParameter(
+    "since",
+    OpenApiTypes.DATETIME,
+    OpenApiParameter.QUERY,
+    description="Only executions started at or after this ISO 8601 time (UTC unless it names a zone, "
+    "e.g. 2024-01-01T02:00:00Z); one not started yet counts from when it was queued. Malformed: 400.",
+)
+
 CHECK_RESULT = PolymorphicProxySerializer(
     component_name="HealthCheckResult",
     serializers=[HealthyCheckSerializer, UnhealthyCheckSerializer],
@@ -68,7 +83,7 @@ CHECK_RESULT = PolymorphicProxySerializer(
 execution_list = extend_schema(
     operation_id="list_executions",
     summary="Get task executions",
-    parameters=[TASK_ID_FILTER, _limit(50)],
+    parameters=[TASK_ID_FILTER, STATUS_FILTER, SINCE_FILTER, _limit(50)],
     responses={200: ExecutionSerializer(many=True), **BAD_PARAMETER, **READ_ERRORS},
 )
 task_execution_list = extend_schema(

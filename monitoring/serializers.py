@@ -57,10 +57,32 @@ class ExecutionSerializer(serializers.ModelSerializer):
 
 @dataclass(frozen=True)
 class ConnectionHealth:
-    """A connection with its latest probe result, or None if it was never probed."""
+    """A connection with its latest probe result, or None if it was never probed.
+
+    A result older than PROBE_STALE_AFTER_SECONDS is reported unhealthy, with an error
+    saying for how long no probe result has arrived.
+    """
 
     connection: Connection
     status: ConnectionStatus | None
+
+    @property
+    def stale(self) -> str | None:
+        return self.status.staleness_message() if self.status is not None else None
+
+    @property
+    def is_healthy(self) -> bool | None:
+        if self.status is None:
+            return None
+        return self.status.is_healthy and self.stale is None
+
+    @property
+    def error_message(self) -> str | None:
+        if self.status is None:
+            return None
+        if not self.status.is_healthy:
+            return self.status.error_message  # already unhealthy: its own error says more
+        return self.stale
 
 
 class ConnectionStatusSerializer(serializers.Serializer):
@@ -72,11 +94,13 @@ class ConnectionStatusSerializer(serializers.Serializer):
     port = serializers.IntegerField(source="connection.port")
     database = serializers.CharField(source="connection.database")
     # `status.x` with status None reads as null (DRF returns None for allow_null fields).
-    is_healthy = serializers.BooleanField(source="status.is_healthy", allow_null=True)
+    is_healthy = serializers.BooleanField(
+        allow_null=True, help_text="False also when the latest result is stale (no probe for too long)."
+    )
     last_check = UtcTimestampField(source="status.checked_at", allow_null=True)
     response_time_ms = serializers.IntegerField(source="status.response_time_ms", allow_null=True)
     server_version = serializers.CharField(source="status.server_version", allow_null=True)
-    error_message = serializers.CharField(source="status.error_message", allow_null=True)
+    error_message = serializers.CharField(allow_null=True)
 
 
 class HealthyCheckSerializer(serializers.Serializer):

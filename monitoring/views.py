@@ -15,7 +15,8 @@ from rest_framework.views import APIView
 from connections.models import Connection
 from connections.status import check_connection, latest_status, record_probe
 from monitoring import queries, schema
-from monitoring.params import fits_in_bigint, parse_limit, parse_task_id
+from monitoring.params import fits_in_bigint, parse_limit, parse_since, parse_status, parse_task_id
+from monitoring.queries import since_filter
 from monitoring.serializers import (
     ConnectionHealth,
     ConnectionStatusSerializer,
@@ -63,15 +64,21 @@ def get_connection(connection_id: int) -> Connection:
 
 
 class ExecutionList(MonitoringView):
-    """GET /tasks/executions: the newest executions of all tasks, or of `task_id`."""
+    """GET /tasks/executions: the newest executions, filtered by `task_id`, `status`, `since`."""
 
     @schema.execution_list
     def get(self, request: Request) -> Response:
         limit = parse_limit(request, default=50)
         task_id = parse_task_id(request)
+        status = parse_status(request)
+        since = parse_since(request)
         executions = TaskExecution.objects.order_by("-id")
         if task_id is not None:
             executions = executions.filter(task_id=task_id) if fits_in_bigint(task_id) else executions.none()
+        if status is not None:
+            executions = executions.filter(status=status)
+        if since is not None:
+            executions = executions.filter(since_filter(since))
         return Response(ExecutionSerializer(executions[:limit], many=True).data)
 
 

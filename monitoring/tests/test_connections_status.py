@@ -28,7 +28,8 @@ def probe_row(connection, **fields) -> ConnectionStatus:
     return ConnectionStatus.objects.create(connection=connection, **{**values, **fields})
 
 
-def test_it_lists_each_active_connection_by_id_with_its_latest_probe(reader):
+def test_it_lists_each_active_connection_by_id_with_its_latest_probe(reader, settings):
+    settings.PROBE_STALE_AFTER_SECONDS = 10**10  # the document's 2024 examples, not stale here
     production = ConnectionFactory(name="Production DB", host="prod-db.example.com", database="myapp")
     test_db = ConnectionFactory(name="Test DB", host="test-db.example.com", database="testdb")
     probe_row(production, is_healthy=False, error_message="old failure")

@@ -91,7 +91,7 @@ def test_the_list_endpoints_document_their_parameters(openapi):
     def parameters(path: str) -> dict:
         return {p["name"]: p for p in openapi["paths"][f"{API}/{path}"]["get"]["parameters"]}
 
-    assert set(parameters("tasks/executions")) == {"task_id", "limit"}
+    assert set(parameters("tasks/executions")) == {"task_id", "status", "since", "limit"}
     assert set(parameters("tasks/{task_id}/executions")) == {"task_id", "limit"}
     assert parameters("tasks/executions")["limit"]["schema"]["type"] == "integer"
     assert "default 20" in parameters("tasks/{task_id}/executions")["limit"]["description"]
