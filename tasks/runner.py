@@ -45,7 +45,10 @@ def publish_execution(execution: TaskExecution) -> None:
     try:
         message = run_execution.apply_async(
             args=[execution.id],
-            retry=False,  # fail fast: the caller reports a broker outage, it does not hang
+            # A pooled connection may be dead after a Redis restart: retry on a fresh one, but
+            # only briefly, so a real outage is reported in about a second, not hung on.
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
             soft_time_limit=timeout,
             time_limit=timeout + HARD_LIMIT_GRACE_SECONDS,
         )

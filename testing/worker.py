@@ -28,7 +28,17 @@ def database_url_for_test_db() -> str:
 class WorkerProcess:
     """`celery -A reviewer worker` on the given queues, started and stopped by a test."""
 
-    def __init__(self, queues: str = "reviews,probes", concurrency: int = 1, extra_env: dict | None = None) -> None:
+    _FROM_TEST_DB = object()
+
+    def __init__(
+        self,
+        queues: str = "reviews,probes",
+        concurrency: int = 1,
+        extra_env: dict | None = None,
+        database_url=_FROM_TEST_DB,
+    ) -> None:
+        """`database_url`: the test database by default; None for the SQLite default."""
+        self.database_url = database_url
         self.queues = queues
         self.concurrency = concurrency
         self.extra_env = extra_env or {}
@@ -36,9 +46,13 @@ class WorkerProcess:
         self.logfile = None
 
     def start(self, timeout: float = 60) -> WorkerProcess:
+        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+        if self.database_url is self._FROM_TEST_DB:
+            env["DATABASE_URL"] = database_url_for_test_db()
+        elif self.database_url:
+            env["DATABASE_URL"] = self.database_url
         env = {
-            **os.environ,
-            "DATABASE_URL": database_url_for_test_db(),
+            **env,
             "REDIS_URL": settings.CELERY_BROKER_URL,
             "CACHE_URL": settings.CACHE_URL,
             "PYTHONUNBUFFERED": "1",
