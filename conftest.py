@@ -42,3 +42,31 @@ def worker(transactional_db):
     proc = WorkerProcess().start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def unreachable_broker():
+    """Point this process's Celery app at a loopback port nobody listens on, then restore.
+
+    The override goes into the app's own configuration layer (where it wins over Django
+    settings) and is removed afterwards; the app's connection and producer pools are
+    dropped both times so the next publish connects to the URL in force.
+    """
+    from reviewer.celery import app
+    from testing.network import free_port
+
+    keys = ("broker_url", "broker_write_url")
+    saved = {key: app.conf.changes[key] for key in keys if key in app.conf.changes}
+
+    def forget_pools() -> None:
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    forget_pools()
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    app.conf.broker_url = app.conf.broker_write_url = dead
+    yield dead
+    for key in keys:
+        app.conf.changes.pop(key, None)
+    app.conf.changes.update(saved)
+    forget_pools()

@@ -60,25 +60,3 @@ def assert_json_error(response, status_code: int) -> str:
     assert list(body) == ["detail"], body
     assert isinstance(body["detail"], str) and body["detail"]
     return body["detail"]
-
-
-@pytest.fixture
-def unreachable_broker(settings):
-    """Point the Celery app at a loopback port nobody listens on, then restore it.
-
-    The app reads CELERY_BROKER_URL from Django settings each time it connects, but keeps
-    its connection and producer pools once made; dropping the app's references makes the
-    next publish look the pools up again for the current URL. (kombu keeps one pool per
-    URL, so the original pools are found again, still open, after the test.)
-    """
-    from reviewer.celery import app
-    from testing.network import free_port
-
-    def forget_pools() -> None:
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    forget_pools()
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
-    yield
-    forget_pools()
