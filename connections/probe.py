@@ -18,12 +18,9 @@ from django.utils import timezone
 
 from connections.credentials import CredentialsUnavailable, credentials_for, forget_credentials
 from connections.models import Connection
+from connections.session import connect_params
 
 logger = logging.getLogger(__name__)
-
-# Kernel-level bound on unacknowledged data, so a peer that vanishes mid-query cannot hold a
-# probe for the ~15 minutes of default TCP retransmission.
-TCP_USER_TIMEOUT_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -128,23 +125,7 @@ def probe(connection: Connection) -> ProbeResult:
         )
 
     timeout = connection.connect_timeout or settings.PROBE_DEFAULT_CONNECT_TIMEOUT
-    # Keyword arguments, never a conninfo string built by hand: a password or host with a
-    # quote or a space in it cannot change the meaning of the other parameters.
-    params = {
-        "host": connection.host,
-        "port": connection.port,
-        "dbname": connection.database,
-        "user": credentials.username,
-        "password": credentials.password,
-        "connect_timeout": timeout,
-        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
-        "application_name": settings.PROBE_APPLICATION_NAME,
-        "sslmode": connection.sslmode or "prefer",
-        "sslrootcert": connection.sslrootcert or None,
-        # The one query below must not outlive the probe's deadline on a busy server.
-        "options": f"-c statement_timeout={timeout * 1000}",
-    }
-    params = {key: value for key, value in params.items() if value is not None}
+    params = connect_params(connection, credentials, statement_timeout_s=timeout)
     started = time.monotonic()
     watchdog: _Watchdog | None = None
     try:

@@ -135,3 +135,59 @@ class TaskExecution(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED)
+
+
+class Severity(models.TextChoices):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Finding(models.Model):
+    """One problem a review found in a run: what, how often, when, and one sample of it."""
+
+    execution = models.ForeignKey(TaskExecution, on_delete=models.CASCADE, related_name="findings")
+    # Denormalised from execution.task so "findings of this connection" needs no join.
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="findings")
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    category = models.CharField(max_length=50)
+    message = models.TextField()
+    count = models.PositiveIntegerField(default=1)
+    first_seen = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    sample = models.TextField(blank=True, help_text="One entry that shows the problem.")
+    database = models.CharField(max_length=63, blank=True)
+    user = models.CharField(max_length=63, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "task_findings"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["connection", "-id"], name="finding_connection_idx"),
+            models.Index(fields=["severity", "-id"], name="finding_severity_idx"),
+            models.Index(fields=["category", "-id"], name="finding_category_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.message[:80]}"
+
+
+class LogCursor(models.Model):
+    """Where a log_analysis task stopped reading, so the next run reads only what is new.
+
+    `held_by` is the execution reading with this cursor now: two runs of one task never read
+    the same bytes, and the offset moves only when a run completes.
+    """
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="log_cursor")
+    source = models.CharField(max_length=10)
+    positions = models.JSONField(
+        default=dict, blank=True, help_text="Per log file: the byte offset read up to, and what identifies the file."
+    )
+    held_by = models.ForeignKey(TaskExecution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"log cursor of {self.task_id}"

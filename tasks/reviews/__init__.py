@@ -26,10 +26,17 @@ def _health_check(task: Task, execution: TaskExecution) -> dict[str, Any]:
     return run(task, execution)
 
 
+def _log_analysis(task: Task, execution: TaskExecution) -> dict[str, Any]:
+    from tasks.reviews.log_analysis import run
+
+    return run(task, execution)
+
+
 # task_type -> (label, implementation). Only implemented types are listed: an unknown type
 # is rejected when a Task is saved.
 REVIEWS: dict[str, tuple[str, Review]] = {
     "health_check": ("Health check", _health_check),
+    "log_analysis": ("Log analysis", _log_analysis),
 }
 
 

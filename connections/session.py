@@ -1,0 +1,46 @@
+"""Opening a database session on a connection under review, the same way everywhere.
+
+Keyword arguments, never a conninfo string built by hand: a password or host with a quote
+or a space in it cannot change the meaning of the other parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from django.conf import settings
+
+from connections.credentials import Credentials, credentials_for
+from connections.models import Connection
+
+# Kernel-level bound on unacknowledged data, so a peer that vanishes mid-query cannot hold a
+# session for the ~15 minutes of default TCP retransmission.
+TCP_USER_TIMEOUT_MS = 10_000
+
+
+def connect_params(connection: Connection, credentials: Credentials, statement_timeout_s: int) -> dict[str, Any]:
+    """libpq parameters for a session whose statements are bounded by `statement_timeout_s`."""
+    params = {
+        "host": connection.host,
+        "port": connection.port,
+        "dbname": connection.database,
+        "user": credentials.username,
+        "password": credentials.password,
+        "connect_timeout": connection.connect_timeout or settings.PROBE_DEFAULT_CONNECT_TIMEOUT,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+        "application_name": settings.PROBE_APPLICATION_NAME,
+        "sslmode": connection.sslmode or "prefer",
+        "sslrootcert": connection.sslrootcert or None,
+        "options": f"-c statement_timeout={statement_timeout_s * 1000}",
+    }
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def open_session(connection: Connection, statement_timeout_s: int) -> psycopg.Connection:
+    """An autocommit session with the connection's credentials.
+
+    Raises CredentialsUnavailable or psycopg.Error; callers turn them into their own outcome.
+    """
+    credentials = credentials_for(connection)
+    return psycopg.connect(**connect_params(connection, credentials, statement_timeout_s), autocommit=True)

@@ -1,0 +1,661 @@
+"""The analyzer: turns log entries into findings a DBA must know about.
+
+Speed comes from doing almost nothing for the common entry. Each entry is classified by its
+severity and the first characters of its message; a "duration:" line (most of a busy log)
+costs a find and a float(); only statements over the slow threshold are normalized; regexes
+run only on the rare lines that matched a cheap prefix test. Memory is bounded: every table
+of groups has a cap, and what does not fit is counted under "(other)".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from itertools import chain
+from typing import Any
+
+from tasks.logs.entry import LogEntry, parse_log_time
+from tasks.logs.findings import SEVERITIES, AnalysisResult, Finding
+from tasks.logs.normalize import normalize_query
+from tasks.logs.sqlstates import class_name, infer_sqlstate
+
+DEFAULTS: dict[str, float] = {
+    "slow_query_ms": 1000,  # statements at least this slow are grouped and reported
+    "max_slow_query_findings": 20,  # slowest groups (by total time) reported as findings
+    "max_query_groups": 2000,  # distinct normalized slow statements kept
+    "max_groups": 500,  # distinct keys per other table (SQLSTATEs, user/host pairs, tables)
+    "max_messages_per_group": 10,  # top messages kept per SQLSTATE
+    "checkpoint_warning_seconds": 300,  # checkpoints closer than this are too frequent
+    "autovacuum_slow_seconds": 60,
+    "auth_failure_critical_count": 100,  # more failures than this from one user/host: critical
+    "temp_file_warning_bytes": 1 << 30,  # temp files totalling this much: warning, else info
+}
+
+OTHER = "(other)"
+_MIXED = "\x00mixed"  # a group whose entries came from several databases / users
+_HOST_MEMORY = 10_000  # pids whose "connection received" host is remembered
+
+_LOCK_WAIT = re.compile(r"process \d+ still waiting for (\S+) on (.+?) after ([\d.]+) ms")
+_LOCK_ACQUIRED = re.compile(r"process \d+ acquired \S+ on .+? after ([\d.]+) ms")
+_AUTH_FAILED = re.compile(r'(\w+) authentication failed for user "(.*?)"')
+_HBA = re.compile(r'(?:no pg_hba\.conf entry|pg_hba\.conf rejects connection) for host "(.*?)", user "(.*?)"')
+_ROLE_MISSING = re.compile(r'role "(.*?)" does not exist')
+_CRASH = re.compile(
+    r"(.+?) \(PID \d+\) (?:was terminated by signal (\d+)|was terminated by exception|exited with exit code (\d+))"
+)
+_TABLE = re.compile(r'of (?:table|relation) "([^"]+)"')
+_MEMORY_CONTEXT = re.compile(r'in memory context "([^"]+)"')
+_CHECKPOINT_GAP = re.compile(r"\((\d+) seconds? apart\)")
+_MANUAL_CHECKPOINT = ("immediate", "shutdown", "end-of-recovery", "force")
+
+_CORRUPTION_STARTS = (
+    "page verification failed",
+    "invalid page in block",
+    "unexpected zero page at block",
+    "could not read block",
+    "missing chunk number",
+    "found xmin",
+    "found xmax",
+    "uncommitted xmin",
+)
+_SLOT_STARTS = ("sorry, too many clients already", "remaining connection slots are reserved")
+
+
+def _config(config: dict[str, Any] | None) -> dict[str, float]:
+    merged = dict(DEFAULTS)
+    for key, value in (config or {}).items():
+        if key not in DEFAULTS:
+            continue  # the task config also holds the source, the format, etc.
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"log analysis setting {key!r} must be a number >= 0, got {value!r}")
+        merged[key] = value
+    return merged
+
+
+class _Group:
+    """Occurrences of one problem: count, first/last time, a sample, the database and user."""
+
+    __slots__ = ("count", "first", "last", "sample", "database", "user", "total", "max", "extra")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first = self.last = None
+        self.sample: LogEntry | None = None
+        self.database = self.user = None
+        self.total = 0.0  # milliseconds, bytes, seconds: what the category adds up
+        self.max = 0.0
+        self.extra: dict[str, int] | None = None  # bounded counts (top messages, signals...)
+
+    def add(self, entry: LogEntry, value: float = 0.0) -> None:
+        if self.count == 0:
+            self.first, self.sample = entry.raw_time, entry
+            self.database, self.user = entry.database, entry.user
+        else:
+            if self.database != entry.database:
+                self.database = _MIXED
+            if self.user != entry.user:
+                self.user = _MIXED
+        self.count += 1
+        self.last = entry.raw_time
+        self.total += value
+        if value > self.max:
+            self.max = value
+            if self.count > 1:
+                self.sample = entry  # the worst occurrence is the most useful sample
+
+    def tally(self, key: str, cap: int) -> None:
+        extra = self.extra
+        if extra is None:
+            extra = self.extra = {}
+        if key not in extra and len(extra) >= cap:
+            key = OTHER
+        extra[key] = extra.get(key, 0) + 1
+
+
+class _Table:
+    """Groups by key, at most `cap` of them; later keys are counted under OTHER."""
+
+    __slots__ = ("groups", "cap", "other")
+
+    def __init__(self, cap: int, other: Any = OTHER) -> None:
+        self.groups: dict[Any, _Group] = {}
+        self.cap = cap
+        self.other = other  # the key of the overflow group (same shape as the other keys)
+
+    def get(self, key: Any) -> _Group:
+        group = self.groups.get(key)
+        if group is None:
+            if len(self.groups) >= self.cap:
+                key = self.other
+                group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = _Group()
+        return group
+
+    def total_count(self) -> int:
+        return sum(g.count for g in self.groups.values())
+
+
+class LogAnalyzer:
+    """Feed entries with `add` (or `add_all`), then `finish()` for the findings and summary."""
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.config = cfg = _config(config)
+        self.slow_ms = float(cfg["slow_query_ms"])
+        groups = int(cfg["max_groups"])
+        self.entries = 0
+        self.first_time: str | None = None
+        self.last_time: str | None = None
+        # totals
+        self.queries = 0
+        self.query_ms = 0.0
+        self.errors = 0
+        self.warnings = 0
+        self.errors_by_severity: dict[str, int] = {}
+        self.errors_by_class: dict[str, int] = {}
+        self.checkpoints = 0
+        self.checkpoints_complete = 0
+        self.connections = 0
+        self.autovacuums = 0
+        self.temp_files = 0
+        self.temp_bytes = 0
+        # groups
+        self.slow = _Table(int(cfg["max_query_groups"]))
+        self.errors_by_state = _Table(
+            groups, ("ERROR", OTHER)
+        )  # (severity, sqlstate) -> group, for errors without a category
+        self.panics = _Table(groups)
+        self.deadlocks = _Group()
+        self.lock_waits = _Group()
+        self.temp = _Table(groups)  # statement -> temp files
+        self.checkpoint_frequent = _Group()
+        self.checkpoint_pg_warnings = _Group()
+        self.auth = _Table(groups, (OTHER, OTHER))  # (user, host) -> failures
+        self.slots = _Table(groups)  # message -> refused connections
+        self.oom = _Group()
+        self.crashes = _Group()
+        self.recoveries = _Group()  # crash recoveries at startup (the crash itself may not be logged)
+        self.corruption = _Table(groups)  # message start -> occurrences
+        self.wraparound = _Table(groups)  # database -> warnings
+        self.autovacuum_cancelled = _Table(groups)  # table -> cancels
+        self.autovacuum_slow = _Table(groups, ("vacuum", OTHER))  # table -> slow runs
+        self.statement_timeouts = _Table(groups)  # normalized statement -> timeouts
+        self.lock_timeouts = _Table(groups)
+        self._hosts: dict[str, str] = {}  # pid -> client host, from "connection received"
+        self._last_checkpoint = None
+
+    # --- feeding ---------------------------------------------------------------------------
+
+    def add_all(self, entries: Iterable[LogEntry]) -> None:
+        """`add` for many entries, with the per-entry dispatch inlined (the hot loop)."""
+        duration = self._duration
+        log = self._log
+        error = self._error
+        warning = self._warning
+        it = iter(entries)
+        head = next(it, None)
+        if head is None:
+            return
+        if self.first_time is None:
+            self.first_time = head[0]
+        count = 0
+        entry = head
+        for entry in chain((head,), it):
+            count += 1
+            severity = entry[8]
+            if severity == "LOG":
+                message = entry[10]
+                if message.startswith("duration: "):
+                    duration(entry, message)
+                else:
+                    log(entry, message)
+            elif severity == "ERROR" or severity == "FATAL" or severity == "PANIC":
+                error(entry, severity, entry[10])
+            elif severity == "WARNING":
+                warning(entry, entry[10])
+        self.last_time = entry[0]
+        self.entries += count
+
+    def add(self, entry: LogEntry) -> None:
+        """Account for one entry."""
+        self.add_all((entry,))
+
+    def _duration(self, entry: LogEntry, message: str) -> None:
+        # "duration: 12.345 ms  statement: SELECT ..." / "...  execute <name>: ..." / bare "duration: 1.2 ms"
+        end = message.find(" ms", 10)
+        if end < 0:
+            return
+        try:
+            ms = float(message[10:end])
+        except ValueError:
+            return
+        at = end + 5
+        if message.startswith("statement: ", at):
+            at += 11
+        elif message.startswith("execute ", at):
+            at = message.find(": ", at) + 2
+        elif len(message) > at:
+            return  # parse / bind steps of the extended protocol are not queries
+        self.queries += 1
+        self.query_ms += ms
+        if ms >= self.slow_ms and at < len(message):
+            self.slow.get(normalize_query(message[at:])).add(entry, ms)
+
+    def _log(self, entry: LogEntry, message: str) -> None:
+        first = message[:1]
+        if first == "c":
+            if message.startswith("connection received: host="):
+                self.connections += 1
+                if not entry.client:
+                    self._remember_host(entry, message[26:].split(" ", 1)[0])
+            elif message.startswith("checkpoint starting: "):
+                self._checkpoint(entry, message[21:])
+            elif message.startswith("checkpoint complete"):
+                self.checkpoints_complete += 1
+            elif message.startswith("checkpoints are occurring too frequently"):
+                m = _CHECKPOINT_GAP.search(message)
+                self.checkpoint_pg_warnings.add(entry, float(m.group(1)) if m else 0.0)
+            elif message.startswith("could not fork") and "allocate memory" in message:
+                self.oom.add(entry)
+        elif first == "t":
+            if message.startswith("temporary file: "):
+                size = message.rsplit(" ", 1)[-1]
+                size = int(size) if size.isdigit() else 0
+                self.temp_files += 1
+                self.temp_bytes += size
+                statement = entry.statement
+                self.temp.get(normalize_query(statement) if statement else "").add(entry, size)
+        elif first == "a":
+            if message.startswith(("automatic vacuum", "automatic aggressive vacuum", "automatic analyze")):
+                self._autovacuum(entry, message)
+        elif first == "p":
+            if message.startswith("process ") and " still waiting for " in message:
+                m = _LOCK_WAIT.match(message)
+                if m:
+                    self.lock_waits.add(entry, float(m.group(3)))
+                    self.lock_waits.tally(f"{m.group(1)} on {m.group(2).split(' ', 1)[0]}", 20)
+            elif message.startswith("process ") and " acquired " in message:
+                m = _LOCK_ACQUIRED.match(message)
+                if m and self.lock_waits.count:
+                    self.lock_waits.max = max(self.lock_waits.max, float(m.group(1)))
+        elif first == "d":
+            if message.startswith("database system was not properly shut down"):
+                self.recoveries.add(entry)
+        elif " (PID " in message:
+            m = _CRASH.match(message)
+            if m and (m.group(3) is None or m.group(3) not in ("0", "1")):
+                self.crashes.add(entry)
+                what = f"signal {m.group(2)}" if m.group(2) else ("exception" if m.group(3) is None else "exit code")
+                self.crashes.tally(f"{m.group(1)}: {what}", 20)
+
+    def _remember_host(self, entry: LogEntry, host: str) -> None:
+        hosts = self._hosts
+        if len(hosts) >= _HOST_MEMORY:
+            del hosts[next(iter(hosts))]  # forget the oldest session
+        hosts[entry.raw_pid or entry.session_id or ""] = host
+
+    def _checkpoint(self, entry: LogEntry, reason: str) -> None:
+        self.checkpoints += 1
+        at = entry.timestamp
+        if any(word in reason for word in _MANUAL_CHECKPOINT):
+            self._last_checkpoint = at
+            return
+        previous, self._last_checkpoint = self._last_checkpoint, at
+        if previous is not None and at is not None:
+            try:
+                gap = (at - previous).total_seconds()
+            except TypeError:  # one naive, one aware: cannot compare
+                return
+            if gap < self.config["checkpoint_warning_seconds"]:
+                self.checkpoint_frequent.add(entry, gap)
+                self.checkpoint_frequent.tally(reason.split(" ", 1)[0], 10)
+
+    def _autovacuum(self, entry: LogEntry, message: str) -> None:
+        self.autovacuums += 1
+        at = message.rfind("elapsed: ")
+        if at < 0:
+            return
+        try:
+            elapsed = float(message[at + 9 :].split(" ", 1)[0])
+        except ValueError:
+            return
+        if elapsed >= self.config["autovacuum_slow_seconds"]:
+            m = _TABLE.search(message)
+            kind = "analyze" if message.startswith("automatic analyze") else "vacuum"
+            self.autovacuum_slow.get((kind, m.group(1) if m else "?")).add(entry, elapsed)
+
+    def _error(self, entry: LogEntry, severity: str, message: str) -> None:
+        self.errors += 1
+        self.errors_by_severity[severity] = self.errors_by_severity.get(severity, 0) + 1
+        state = entry.sqlstate or infer_sqlstate(message)
+        code_class = state[:2] if state else "??"
+        self.errors_by_class[code_class] = self.errors_by_class.get(code_class, 0) + 1
+        if severity == "PANIC":
+            self.panics.get(message[:200]).add(entry)
+        elif message.startswith("deadlock detected"):
+            self.deadlocks.add(entry)
+        elif message.startswith("canceling statement due to statement timeout"):
+            self.statement_timeouts.get(_statement_key(entry)).add(entry)
+        elif message.startswith("canceling statement due to lock timeout"):
+            self.lock_timeouts.get(_statement_key(entry)).add(entry)
+        elif message.startswith("canceling autovacuum task"):
+            m = _TABLE.search(entry.context or "")
+            self.autovacuum_cancelled.get(m.group(1) if m else "?").add(entry)
+        elif message.startswith("out of memory"):
+            self.oom.add(entry)
+            m = _MEMORY_CONTEXT.search(entry.detail or "")
+            if m:
+                self.oom.tally(m.group(1), 20)
+        elif message.startswith(_SLOT_STARTS) or message.startswith("too many connections for"):
+            self.slots.get(message).add(entry)
+        elif not self._auth_failure(entry, message):
+            if message.startswith(_CORRUPTION_STARTS):
+                self._corruption(entry, message)
+            elif message.startswith("database is not accepting commands to avoid wraparound"):
+                self.wraparound.get(_quoted_tail(message)).add(entry)
+            else:
+                group = self.errors_by_state.get((severity, state or "unknown"))
+                group.add(entry)
+                group.tally(message[:300], int(self.config["max_messages_per_group"]))
+
+    def _auth_failure(self, entry: LogEntry, message: str) -> bool:
+        m = _AUTH_FAILED.match(message)
+        if m:
+            user, host = m.group(2), None
+        else:
+            m = _HBA.match(message)
+            if m:
+                host, user = m.group(1), m.group(2)
+            elif entry.severity == "FATAL" and (m := _ROLE_MISSING.match(message)):
+                user, host = m.group(1), None
+            else:
+                return False
+        host = host or entry.client or self._hosts.get(entry.raw_pid or entry.session_id or "") or "?"
+        self.auth.get((user, host)).add(entry)
+        return True
+
+    def _warning(self, entry: LogEntry, message: str) -> None:
+        self.warnings += 1
+        if message.startswith(_CORRUPTION_STARTS):
+            self._corruption(entry, message)
+        elif "must be vacuumed within" in message or message.startswith("oldest xmin is far in the past"):
+            self.wraparound.get(_quoted_tail(message)).add(entry)
+
+    def _corruption(self, entry: LogEntry, message: str) -> None:
+        kind = next((s for s in _CORRUPTION_STARTS if message.startswith(s)), message[:40])
+        self.corruption.get(kind).add(entry)
+
+    # --- results ---------------------------------------------------------------------------
+
+    def finish(self) -> AnalysisResult:
+        """Findings (critical first, then by count) and the summary of everything read."""
+        findings = _FindingBuilder(self).build()
+        findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), -f.count))
+        categories: dict[str, int] = {}
+        for f in findings:
+            categories[f.category] = categories.get(f.category, 0) + f.count
+        first, last = _time(self.first_time), _time(self.last_time)
+        summary = {
+            "analyzed_logs": self.entries,
+            "issues_found": len(findings),
+            "first_entry_at": first.isoformat() if first else None,
+            "last_entry_at": last.isoformat() if last else None,
+            "categories": categories,
+            "findings_by_severity": {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES},
+            "totals": {
+                "queries": self.queries,
+                "query_time_ms": round(self.query_ms, 3),
+                "slow_queries": self.slow.total_count(),
+                "errors": self.errors,
+                "errors_by_severity": self.errors_by_severity,
+                "errors_by_class": self.errors_by_class,
+                "warnings": self.warnings,
+                "deadlocks": self.deadlocks.count,
+                "lock_waits": self.lock_waits.count,
+                "auth_failures": self.auth.total_count(),
+                "temp_files": self.temp_files,
+                "temp_bytes": self.temp_bytes,
+                "checkpoints": self.checkpoints or self.checkpoints_complete,
+                "connections": self.connections,
+                "autovacuums": self.autovacuums,
+            },
+        }
+        return AnalysisResult(findings=findings, summary=summary)
+
+
+def _statement_key(entry: LogEntry) -> str:
+    return normalize_query(entry.statement) if entry.statement else "(statement not logged)"
+
+
+def _quoted_tail(message: str) -> str:
+    m = re.search(r'database "([^"]+)"|database with OID (\d+)', message)
+    return (m.group(1) or f"OID {m.group(2)}") if m else "?"
+
+
+def _time(raw: str | None):
+    return parse_log_time(raw) if raw else None
+
+
+class _FindingBuilder:
+    """Turns the analyzer's groups into Finding rows."""
+
+    def __init__(self, analyzer: LogAnalyzer) -> None:
+        self.a = analyzer
+        self.cfg = analyzer.config
+        self.out: list[Finding] = []
+
+    def emit(self, group: _Group, severity: str, category: str, message: str, **details: Any) -> None:
+        if not group.count:
+            return
+        self.out.append(
+            Finding(
+                severity=severity,
+                category=category,
+                message=message,
+                count=group.count,
+                first_seen=_time(group.first),
+                last_seen=_time(group.last),
+                sample=group.sample.text() if group.sample is not None else "",
+                database=None if group.database in (_MIXED, "", None) else group.database,
+                user=None if group.user in (_MIXED, "", None) else group.user,
+                details={k: v for k, v in details.items() if v is not None},
+            )
+        )
+
+    def build(self) -> list[Finding]:
+        a = self.a
+        self.slow_queries()
+        for (severity, state), group in a.errors_by_state.groups.items():
+            self.error_group(severity, state, group)
+        for message, group in a.panics.groups.items():
+            self.emit(group, "critical", "panic", f"PANIC: {message}")
+        self.emit(
+            a.deadlocks,
+            "warning",
+            "deadlock",
+            f"{a.deadlocks.count} deadlock(s): transactions were rolled back",
+        )
+        self.lock_waits()
+        self.temp_files()
+        self.checkpoints()
+        self.auth_failures()
+        for message, group in a.slots.groups.items():
+            critical = message.startswith(_SLOT_STARTS)
+            self.emit(
+                group,
+                "critical" if critical else "warning",
+                "connection_slots",
+                f"{group.count} connection(s) refused: {message}",
+            )
+        self.emit(
+            a.oom,
+            "critical",
+            "out_of_memory",
+            f"{a.oom.count} out-of-memory error(s)",
+            memory_contexts=a.oom.extra,
+        )
+        if a.crashes.count:
+            self.emit(
+                a.crashes,
+                "critical",
+                "crash",
+                f"{a.crashes.count} server process crash(es): {', '.join(a.crashes.extra or {})} "
+                "(signal 9 is often the kernel's OOM killer)",
+                causes=a.crashes.extra,
+                recoveries=a.recoveries.count,
+            )
+        else:
+            self.emit(
+                a.recoveries,
+                "critical",
+                "crash",
+                f"{a.recoveries.count} crash recovery(ies): the server was not shut down properly",
+                recoveries=a.recoveries.count,
+            )
+        for kind, group in a.corruption.groups.items():
+            self.emit(group, "critical", "data_corruption", f"{group.count} × {kind}: data corruption")
+        for database, group in a.wraparound.groups.items():
+            self.emit(
+                group,
+                "critical",
+                "wraparound",
+                f"transaction ID wraparound warning for database {database}: vacuum it now",
+            )
+        for table, group in a.autovacuum_cancelled.groups.items():
+            self.emit(
+                group,
+                "warning",
+                "autovacuum_cancelled",
+                f"autovacuum of {table} cancelled {group.count} time(s) by conflicting locks",
+                table=table,
+            )
+        for (kind, table), group in a.autovacuum_slow.groups.items():
+            self.emit(
+                group,
+                "warning",
+                "autovacuum_slow",
+                f"automatic {kind} of {table} took up to {group.max:.0f} s",
+                table=table,
+                max_seconds=group.max,
+                total_seconds=round(group.total, 2),
+                threshold_seconds=self.cfg["autovacuum_slow_seconds"],
+            )
+        for category, table in (("statement_timeout", a.statement_timeouts), ("lock_timeout", a.lock_timeouts)):
+            for query, group in table.groups.items():
+                what = "statement timeout" if category == "statement_timeout" else "lock timeout"
+                self.emit(group, "warning", category, f"{group.count} statement(s) cancelled by {what}", query=query)
+        return self.out
+
+    def slow_queries(self) -> None:
+        a = self.a
+        ranked = sorted(a.slow.groups.items(), key=lambda item: -item[1].total)
+        for query, group in ranked[: int(self.cfg["max_slow_query_findings"])]:
+            self.emit(
+                group,
+                "warning",
+                "slow_query",
+                f"slow query ran {group.count} time(s), {group.total / group.count:.0f} ms on average: {query[:120]}",
+                query=query,
+                count=group.count,
+                total_ms=round(group.total, 3),
+                mean_ms=round(group.total / group.count, 3),
+                max_ms=round(group.max, 3),
+                threshold_ms=self.cfg["slow_query_ms"],
+            )
+
+    def error_group(self, severity: str, state: str, group: _Group) -> None:
+        code_class = state[:2]
+        if code_class in ("53", "58", "XX"):
+            level = "critical"
+        elif code_class in ("57", "08"):
+            level = "info"  # shutdowns, cancels, clients going away
+        else:
+            level = "warning"
+        top = sorted((group.extra or {}).items(), key=lambda item: -item[1])
+        category = "fatal" if severity == "FATAL" else "error"
+        self.emit(
+            group,
+            level,
+            category,
+            f"{group.count} {severity} with SQLSTATE {state} ({class_name(state)}): {top[0][0][:120] if top else ''}",
+            sqlstate=state,
+            sqlstate_class=code_class,
+            class_name=class_name(state),
+            top_messages=[{"message": m, "count": c} for m, c in top[:5]],
+        )
+
+    def lock_waits(self) -> None:
+        g = self.a.lock_waits
+        self.emit(
+            g,
+            "warning",
+            "lock_wait",
+            f"{g.count} lock wait(s) longer than deadlock_timeout, up to {g.max:.0f} ms",
+            max_wait_ms=round(g.max, 3),
+            by_lock=g.extra,
+        )
+
+    def temp_files(self) -> None:
+        a = self.a
+        if not a.temp_files:
+            return
+        ranked = sorted(a.temp.groups.items(), key=lambda item: -item[1].total)
+        merged = _Group()
+        for _, group in ranked:
+            merged.count += group.count
+            merged.first = min(filter(None, (merged.first, group.first)), default=None)
+            merged.last = max(filter(None, (merged.last, group.last)), default=None)
+            merged.max = max(merged.max, group.max)
+        top = ranked[0][1]
+        merged.sample, merged.database, merged.user = top.sample, top.database, top.user
+        if len(ranked) > 1:
+            merged.database = merged.user = _MIXED if len({g.database for _, g in ranked}) > 1 else top.database
+        severity = "warning" if a.temp_bytes >= self.cfg["temp_file_warning_bytes"] else "info"
+        self.emit(
+            merged,
+            severity,
+            "temp_file",
+            f"{a.temp_files} temporary file(s), {_size(a.temp_bytes)} in total: raise work_mem for the top statements",
+            total_bytes=a.temp_bytes,
+            max_bytes=int(merged.max),
+            top_statements=[
+                {"query": q or "(statement not logged)", "count": g.count, "bytes": int(g.total)} for q, g in ranked[:5]
+            ],
+        )
+
+    def checkpoints(self) -> None:
+        a = self.a
+        seconds = self.cfg["checkpoint_warning_seconds"]
+        group = a.checkpoint_frequent if a.checkpoint_frequent.count else a.checkpoint_pg_warnings
+        self.emit(
+            group,
+            "warning",
+            "checkpoint_frequency",
+            f"{group.count} checkpoint(s) less than {seconds:.0f} s after the previous one: "
+            "raise max_wal_size (or checkpoint_timeout)",
+            checkpoints=a.checkpoints or a.checkpoints_complete,
+            too_frequent_warnings=a.checkpoint_pg_warnings.count,
+            triggers=a.checkpoint_frequent.extra,
+        )
+
+    def auth_failures(self) -> None:
+        limit = self.cfg["auth_failure_critical_count"]
+        for (user, host), group in self.a.auth.groups.items():
+            self.emit(
+                group,
+                "critical" if group.count > limit else "warning",
+                "auth_failure",
+                f"{group.count} failed login(s) for user {user} from {host}",
+                user=user,
+                client=host,
+            )
+            if self.out[-1].user is None and user != OTHER:
+                self.out[-1].user = user  # the user tried, even when the log line has no %u
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"

@@ -1,0 +1,43 @@
+"""What an analysis returns: findings (one per problem found) and a summary of the log."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+SEVERITIES = ("info", "warning", "critical")
+
+
+@dataclass
+class Finding:
+    """One problem found in the log, with how often and when it happened and one sample entry."""
+
+    severity: str  # "info" | "warning" | "critical"
+    category: str  # short slug, e.g. "slow_query", "deadlock", "auth_failure"
+    message: str  # one line for a human
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    sample: str  # one entry as logged, bounded to a few KB
+    database: str | None = None  # when all occurrences share one
+    user: str | None = None  # when all occurrences share one
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (timestamps in ISO 8601)."""
+        data = asdict(self)
+        for key in ("first_seen", "last_seen"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+@dataclass
+class AnalysisResult:
+    """Findings ordered by severity (critical first) then count, and the summary counts."""
+
+    findings: list[Finding]
+    summary: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"summary": self.summary, "findings": [f.as_dict() for f in self.findings]}

@@ -1,0 +1,200 @@
+"""Task type `log_analysis`: read a database's server log and report what a DBA must know.
+
+Sources (task config `source`): `server` (default) reads the log through the connection with
+pg_ls_logdir() / pg_read_binary_file(); `file` reads a path or glob on the worker host. Both
+are incremental: a run starts where the last completed run of the task stopped.
+
+Config: source, path (file), format (auto | stderr | csvlog | jsonlog), log_line_prefix
+(file + stderr; the server source reads it from the server), max_bytes_per_run, and the
+detector thresholds of tasks.logs.detectors.DEFAULTS (slow_query_ms, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from django.db import transaction
+
+from connections.credentials import CredentialsUnavailable
+from connections.probe import one_line_error
+from connections.session import open_session
+from tasks.logs.detectors import DEFAULTS, LogAnalyzer
+from tasks.logs.files import analyze_files
+from tasks.logs.parser import make_parser
+from tasks.logs.prefix import LogFormatError, compile_prefix
+from tasks.models import Finding, LogCursor
+from tasks.reviews import ReviewFailed, log_server
+
+OWN_KEYS = {"source", "path", "format", "log_line_prefix", "max_bytes_per_run"}
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+FORMATS = ("auto", "stderr", "csvlog", "jsonlog")
+
+
+def run(task, execution) -> dict[str, Any]:
+    config = dict(task.config or {})
+    unknown = set(config) - OWN_KEYS - set(DEFAULTS)
+    if unknown:
+        raise ReviewFailed(f"unknown config key(s) {', '.join(sorted(unknown))} for log_analysis")
+    source = config.get("source", "server")
+    if source not in ("server", "file"):
+        raise ReviewFailed(f"config source must be 'server' or 'file', not {source!r}")
+    fmt = config.get("format", "auto")
+    if fmt not in FORMATS:
+        raise ReviewFailed(f"config format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    try:
+        analyzer = LogAnalyzer({key: value for key, value in config.items() if key in DEFAULTS})
+    except ValueError as exc:
+        raise ReviewFailed(f"config: {exc}") from None
+    max_bytes = int(config.get("max_bytes_per_run", DEFAULT_MAX_BYTES))
+
+    from tasks.reviews.log_cursor import release_cursor, save_positions, take_cursor
+
+    cursor = take_cursor(task, execution, source)
+    try:
+        if source == "file":
+            read = _read_files(config, fmt, analyzer, cursor)
+        else:
+            read = _read_server(task, config, fmt, analyzer, cursor, max_bytes)
+        outcome = analyzer.finish()
+        with transaction.atomic():
+            _store_findings(task, execution, outcome.findings)
+            save_positions(cursor, execution, read["positions"])
+    finally:
+        release_cursor(cursor, execution)
+    result = dict(outcome.summary)
+    result.update(
+        issues_found=len(outcome.findings),
+        bytes_read=read["bytes_read"],
+        source=source,
+        format=read["format"],
+        files=read["files"][-20:],
+        more_to_read=read.get("more_to_read", False),
+    )
+    if read.get("warnings"):
+        result["warnings"] = read["warnings"]
+    return result
+
+
+def _read_files(config: dict, fmt: str, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
+    path = config.get("path")
+    if not path:
+        raise ReviewFailed("the file source needs config path: a file or glob on the worker host")
+    fmt = "stderr" if fmt == "auto" else fmt
+    prefix = config.get("log_line_prefix", "%m [%p] ") if fmt == "stderr" else None
+    try:
+        if prefix is not None:
+            compile_prefix(prefix)
+        read = analyze_files(path, fmt, prefix, analyzer, offsets=dict(cursor.positions))
+    except (FileNotFoundError, LogFormatError) as exc:
+        raise ReviewFailed(str(exc)) from None
+    except OSError as exc:
+        raise ReviewFailed(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    return {"positions": read.offsets, "bytes_read": read.bytes_read, "files": read.files, "format": fmt}
+
+
+def _read_server(task, config: dict, fmt: str, analyzer: LogAnalyzer, cursor: LogCursor, max_bytes: int) -> dict:
+    connection = task.connection
+    try:
+        session = open_session(connection, statement_timeout_s=max(30, task.timeout_seconds))
+    except CredentialsUnavailable as exc:
+        raise ReviewFailed(str(exc)) from None
+    except psycopg.Error as exc:
+        raise ReviewFailed(one_line_error(exc)) from None
+    with session:
+        user = session.info.user
+        try:
+            server = log_server.read_settings(session, user)
+            fmt = log_server.choose_format(server, fmt)
+            prefix = server.prefix if fmt == "stderr" else None
+            if prefix is not None:
+                try:
+                    compile_prefix(prefix)
+                except LogFormatError as exc:
+                    raise ReviewFailed(str(exc)) from None
+            files = log_server.list_files(session, fmt, user)
+            return _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, max_bytes, user)
+        except psycopg.Error as exc:
+            raise ReviewFailed(one_line_error(exc)) from None
+
+
+def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, max_bytes, user) -> dict:
+    """Read each file from its stored position, oldest first, up to max_bytes in all."""
+    if not files:
+        raise ReviewFailed(f"no {fmt} log files in the server's log_directory ({server.directory!r}) yet")
+    known = cursor.positions
+    positions: dict[str, dict] = {}
+    bytes_read = 0
+    more = False
+    read_names = []
+    warnings = []
+    if server.messages_locale and not server.messages_locale.lower().startswith(("c", "en", "posix")):
+        warnings.append(
+            f"lc_messages is {server.messages_locale!r}: messages are matched in English, set lc_messages = 'C'"
+        )
+    for index, log_file in enumerate(files):
+        start = int(known.get(log_file.name, {}).get("offset", 0))
+        if log_file.size < start:
+            warnings.append(f"{log_file.name} is shorter than when last read: truncated, read again from the start")
+            start = 0
+        budget = max_bytes - bytes_read
+        end = min(log_file.size, start + budget)
+        if end < log_file.size:
+            more = True
+        parser = make_parser(fmt, prefix)
+        if end > start:
+            read_names.append(log_file.name)
+            for chunk in log_server.read_chunks(session, server.directory, log_file.name, start, end, user):
+                analyzer.add_all(parser.feed(chunk))
+        newest = index == len(files) - 1
+        # A rotated-away file is complete; the newest (or a budget-cut one) may end mid-entry.
+        analyzer.add_all(parser.close(partial=not newest and end == log_file.size))
+        positions[log_file.name] = {"offset": start + parser.consumed_bytes}
+        bytes_read += parser.consumed_bytes
+        if more:
+            # Keep the positions of the files not reached yet; they are read next run.
+            for later in files[index + 1 :]:
+                if later.name in known:
+                    positions[later.name] = known[later.name]
+            break
+    return {
+        "positions": positions,
+        "bytes_read": bytes_read,
+        "files": read_names,
+        "format": fmt,
+        "more_to_read": more,
+        "warnings": warnings,
+    }
+
+
+def _store_findings(task, execution, findings) -> None:
+    Finding.objects.bulk_create(
+        [
+            Finding(
+                execution=execution,
+                connection_id=task.connection_id,
+                severity=finding.severity,
+                category=finding.category,
+                message=finding.message,
+                count=finding.count,
+                first_seen=finding.first_seen,
+                last_seen=finding.last_seen,
+                sample=finding.sample or "",
+                database=finding.database or "",
+                user=finding.user or "",
+                details=_json_safe(finding.details),
+            )
+            for finding in findings
+        ]
+    )
+
+
+def _json_safe(value):
+    """Finding details as JSON (datetimes become ISO 8601 text)."""
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

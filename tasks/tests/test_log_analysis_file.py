@@ -1,0 +1,139 @@
+"""log_analysis with the `file` source, and the cursor that makes runs incremental."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tasks.models import ExecutionStatus, Finding, LogCursor, TaskExecution
+from tasks.reviews import ReviewFailed
+from tasks.reviews.log_cursor import take_cursor
+from tasks.runner import claim_execution, run_claimed_execution
+from tasks.tests.factories import TaskExecutionFactory, TaskFactory
+
+pytestmark = pytest.mark.django_db
+
+SAMPLES = Path(__file__).parent / "logs"
+PREFIX = "%m [%p] %q%u@%d "
+
+
+def run_now(task) -> TaskExecution:
+    """Run the review in this process (the queue is tested elsewhere)."""
+    execution = TaskExecutionFactory(task=task)
+    assert claim_execution(execution.id)
+    run_claimed_execution(execution.id)
+    return TaskExecution.objects.get(pk=execution.id)
+
+
+def file_task(path, **config):
+    return TaskFactory(task_type="log_analysis", config={"source": "file", "path": str(path), **config})
+
+
+def test_it_analyzes_a_log_file_and_stores_its_findings(tmp_path):
+    log = tmp_path / "postgresql.log"
+    shutil.copy(SAMPLES / "pg15.log", log)
+
+    done = run_now(file_task(log, log_line_prefix=PREFIX))
+
+    assert done.status == ExecutionStatus.COMPLETED, done.error_message
+    assert done.result["bytes_read"] == log.stat().st_size
+    assert done.result["issues_found"] == Finding.objects.filter(execution=done).count() > 0
+    assert {"deadlock", "auth_failure"} <= set(
+        Finding.objects.filter(execution=done).values_list("category", flat=True)
+    )
+
+
+def test_the_next_run_reads_only_what_was_appended(tmp_path):
+    log = tmp_path / "postgresql.log"
+    shutil.copy(SAMPLES / "pg15.log", log)
+    task = file_task(log, log_line_prefix=PREFIX)
+    first = run_now(task)
+
+    with open(log, "a") as fh:
+        fh.write("2026-11-28 17:00:00.000 UTC [4242] app@shop ERROR:  division by zero\n")
+        fh.write("2026-11-28 17:00:00.000 UTC [4242] app@shop STATEMENT:  SELECT 1/0\n")
+    second = run_now(task)
+
+    assert second.status == ExecutionStatus.COMPLETED
+    assert second.result["analyzed_logs"] == 1
+    assert first.result["bytes_read"] + second.result["bytes_read"] == log.stat().st_size
+    [error] = Finding.objects.filter(execution=second)
+    assert (error.category, error.count, error.database, error.user) == ("error", 1, "shop", "app")
+
+
+def test_a_failed_run_does_not_move_the_cursor(tmp_path):
+    log = tmp_path / "postgresql.log"
+    shutil.copy(SAMPLES / "pg15.log", log)
+    task = file_task(log, log_line_prefix=PREFIX)
+    run_now(task)
+    positions = LogCursor.objects.get(task=task).positions
+
+    task.config = {**task.config, "slow_query_ms": "not a number"}
+    task.save()
+    failed = run_now(task)
+
+    assert failed.status == ExecutionStatus.FAILED and failed.error_message.startswith("config:")
+    assert LogCursor.objects.get(task=task).positions == positions
+
+
+def test_it_reads_rotated_and_gzipped_files_through_a_glob(tmp_path):
+    text = (SAMPLES / "pg15.log").read_bytes()
+    with gzip.open(tmp_path / "postgresql-1.log.gz", "wb") as fh:
+        fh.write(text)
+    (tmp_path / "postgresql-2.log").write_bytes(text)
+
+    done = run_now(file_task(tmp_path / "postgresql-*", log_line_prefix=PREFIX))
+
+    assert done.status == ExecutionStatus.COMPLETED, done.error_message
+    assert done.result["bytes_read"] == 2 * len(text)
+    assert len(done.result["files"]) == 2
+
+
+def test_csvlog_and_jsonlog_files_are_read_too(tmp_path):
+    for name, fmt in (("pg15.csv", "csvlog"), ("pg15.json", "jsonlog")):
+        done = run_now(file_task(SAMPLES / name, format=fmt))
+        assert done.status == ExecutionStatus.COMPLETED, done.error_message
+        assert "deadlock" in set(Finding.objects.filter(execution=done).values_list("category", flat=True))
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"source": "file"}, "the file source needs config path"),
+        ({"source": "file", "path": "/nonexistent/*.log"}, "no log file matches"),
+        ({"source": "ftp"}, "config source must be 'server' or 'file'"),
+        ({"source": "file", "path": "x", "log_line_prefix": "%u@%d "}, "has no time"),
+        ({"colour": "blue"}, "unknown config key(s) colour"),
+    ],
+)
+def test_a_bad_configuration_fails_with_a_readable_reason(config, message):
+    failed = run_now(TaskFactory(task_type="log_analysis", config=config))
+
+    assert failed.status == ExecutionStatus.FAILED
+    assert message in failed.error_message
+
+
+def test_a_prefix_that_matches_nothing_says_so(tmp_path):
+    log = tmp_path / "postgresql.log"
+    shutil.copy(SAMPLES / "pg15.log", log)
+
+    failed = run_now(file_task(log, log_line_prefix="%t [%p]: [%l-1] user=%u,db=%d "))
+
+    assert failed.status == ExecutionStatus.FAILED
+    assert "matches log_line_prefix" in failed.error_message
+
+
+def test_two_runs_of_one_task_never_hold_the_cursor_at_once():
+    task = TaskFactory(task_type="log_analysis")
+    reading = TaskExecutionFactory(task=task, status=ExecutionStatus.RUNNING)
+    take_cursor(task, reading, "server")
+    second = TaskExecutionFactory(task=task, status=ExecutionStatus.RUNNING)
+
+    with pytest.raises(ReviewFailed, match=f"execution #{reading.id} of this task is reading the log now"):
+        take_cursor(task, second, "server")
+
+    TaskExecution.objects.filter(pk=reading.pk).update(status=ExecutionStatus.FAILED)  # e.g. its worker died
+    assert take_cursor(task, second, "server").held_by_id == second.id
