@@ -35,23 +35,32 @@ def parse_limit(request: Request, default: int) -> int:
 
 def parse_task_id(request: Request) -> int | None:
     """`task_id`: an integer or absent; an id no task has simply matches nothing."""
-    raw = request.query_params.get("task_id")
+    return parse_id(request, "task_id")
+
+
+def parse_id(request: Request, name: str) -> int | None:
+    """An integer id parameter, or absent; an id nothing has simply matches nothing."""
+    raw = request.query_params.get(name)
     if raw is None:
         return None
     if not _INTEGER.fullmatch(raw):
-        raise ParseError(f"task_id must be an integer, not {raw!r}.")
+        raise ParseError(f"{name} must be an integer, not {raw!r}.")
     return int(raw)
+
+
+def parse_choice(request: Request, name: str, choices: list[str]) -> str | None:
+    """A parameter that must be one of `choices`, or absent."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if raw not in choices:
+        raise ParseError(f"{name} must be one of {', '.join(choices)}, not {raw!r}.")
+    return raw
 
 
 def parse_status(request: Request) -> str | None:
     """`status`: one of the execution statuses, or absent."""
-    raw = request.query_params.get("status")
-    if raw is None:
-        return None
-    choices = [value for value, _ in ExecutionStatus.choices]
-    if raw not in choices:
-        raise ParseError(f"status must be one of {', '.join(choices)}, not {raw!r}.")
-    return raw
+    return parse_choice(request, "status", [value for value, _ in ExecutionStatus.choices])
 
 
 # Date and time, optional fraction, optional zone: "2024-01-01T02:00:00Z", "...+00:00".

@@ -16,6 +16,7 @@ from monitoring.serializers import (
     ConnectionStatusSerializer,
     ErrorSerializer,
     ExecutionSerializer,
+    FindingSerializer,
     HealthyCheckSerializer,
     RunningTaskSerializer,
     UnhealthyCheckSerializer,
@@ -153,3 +154,44 @@ class SchemaView(SpectacularAPIView):
 
     renderer_classes = [OpenApiJsonRenderer, OpenApiYamlRenderer]
     permission_classes = [AllowAny]
+
+
+def _id_filter(name: str, what: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name,
+        OpenApiTypes.INT,
+        OpenApiParameter.QUERY,
+        description=f"Only findings of this {what}; an unknown id gives an empty list, a non-integer 400.",
+    )
+
+
+execution_finding_list = extend_schema(
+    operation_id="list_execution_findings",
+    summary="Get the findings of one execution",
+    description="Newest first. Findings are what a review found (log_analysis: errors, deadlocks, slow queries...).",
+    parameters=[_path_id("execution_id"), _limit(100)],
+    responses={200: FindingSerializer(many=True), **BAD_PARAMETER, 404: _error("Execution not found."), **READ_ERRORS},
+)
+finding_list = extend_schema(
+    operation_id="list_findings",
+    summary="Get findings",
+    description="The newest findings of all reviews, newest first (id descending).",
+    parameters=[
+        _id_filter("connection_id", "connection"),
+        OpenApiParameter(
+            "severity",
+            OpenApiTypes.STR,
+            OpenApiParameter.QUERY,
+            enum=["info", "warning", "critical"],
+            description="Only findings of this severity; anything else answers 400.",
+        ),
+        OpenApiParameter(
+            "category",
+            OpenApiTypes.STR,
+            OpenApiParameter.QUERY,
+            description="Only findings of this category (deadlock, slow_query, auth_failure, error, ...).",
+        ),
+        _limit(50),
+    ],
+    responses={200: FindingSerializer(many=True), **BAD_PARAMETER, **READ_ERRORS},
+)

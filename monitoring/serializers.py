@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from connections.models import Connection, ConnectionStatus
 from monitoring.formatting import utc_timestamp
-from tasks.models import ExecutionStatus, TaskExecution
+from tasks.models import ExecutionStatus, Finding, Severity, TaskExecution
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "example": "2024-01-01T02:00:00Z"})
@@ -142,3 +142,38 @@ class RunningTaskSerializer(serializers.Serializer):
     estimated_duration = serializers.CharField(
         allow_null=True, help_text="From the median of the task's last 10 completed runs; null without any."
     )
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    """One problem a review found: what, how often, when, and one sample entry."""
+
+    execution_id = serializers.IntegerField()
+    task_id = serializers.IntegerField(source="execution.task_id")
+    connection_id = serializers.IntegerField()
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    first_seen = UtcTimestampField(allow_null=True)
+    last_seen = UtcTimestampField(allow_null=True)
+    created_at = UtcTimestampField()
+    database = serializers.CharField(allow_blank=True)
+    user = serializers.CharField(allow_blank=True)
+    details = serializers.JSONField(help_text="Category-specific: e.g. sqlstate and top messages, or query timings.")
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id",
+            "execution_id",
+            "task_id",
+            "connection_id",
+            "severity",
+            "category",
+            "message",
+            "count",
+            "first_seen",
+            "last_seen",
+            "database",
+            "user",
+            "sample",
+            "details",
+            "created_at",
+        ]

@@ -21,6 +21,8 @@ ROUTES = [
     ("connections/status", views.ConnectionStatusList, "connection-status-list"),
     ("connections/<int:connection_id>/status", views.ConnectionStatusDetail, "connection-status-detail"),
     ("connections/<int:connection_id>/check", views.ConnectionCheck, "connection-check"),
+    ("tasks/executions/<int:execution_id>/findings", views.ExecutionFindingList, "execution-finding-list"),
+    ("findings", views.FindingList, "finding-list"),
 ]
 
 # The documented form (no slash) is also what the OpenAPI schema lists.

@@ -6,7 +6,9 @@ the shapes in serializers.py, the OpenAPI description in schema.py.
 
 from __future__ import annotations
 
-from rest_framework.exceptions import APIException, NotFound
+import re
+
+from rest_framework.exceptions import APIException, NotFound, ParseError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,16 +17,25 @@ from rest_framework.views import APIView
 from connections.models import Connection
 from connections.status import check_connection, latest_status, record_probe
 from monitoring import queries, schema
-from monitoring.params import fits_in_bigint, parse_limit, parse_since, parse_status, parse_task_id
+from monitoring.params import (
+    fits_in_bigint,
+    parse_choice,
+    parse_id,
+    parse_limit,
+    parse_since,
+    parse_status,
+    parse_task_id,
+)
 from monitoring.queries import since_filter
 from monitoring.serializers import (
     ConnectionHealth,
     ConnectionStatusSerializer,
     ExecutionSerializer,
+    FindingSerializer,
     RunningTaskSerializer,
     check_result,
 )
-from tasks.models import Task, TaskExecution, Trigger
+from tasks.models import Finding, Severity, Task, TaskExecution, Trigger
 from tasks.runner import QueueUnavailable, start_execution
 
 
@@ -144,3 +155,41 @@ class ConnectionCheck(MonitoringView):
     def post(self, request: Request, connection_id: int) -> Response:
         connection = get_connection(connection_id)
         return Response(check_result(check_connection(connection)))
+
+
+FINDING_CATEGORY = re.compile(r"[a-z0-9_]{1,50}")
+
+
+class ExecutionFindingList(MonitoringView):
+    """GET /tasks/executions/{execution_id}/findings: what one run found (404 if no such run)."""
+
+    @schema.execution_finding_list
+    def get(self, request: Request, execution_id: int) -> Response:
+        limit = parse_limit(request, default=100)
+        if not fits_in_bigint(execution_id) or not TaskExecution.objects.filter(pk=execution_id).exists():
+            raise NotFound("Execution not found.")
+        findings = Finding.objects.filter(execution_id=execution_id).select_related("execution").order_by("-id")
+        return Response(FindingSerializer(findings[:limit], many=True).data)
+
+
+class FindingList(MonitoringView):
+    """GET /findings: the newest findings, filtered by connection_id, severity, category."""
+
+    @schema.finding_list
+    def get(self, request: Request) -> Response:
+        limit = parse_limit(request, default=50)
+        connection_id = parse_id(request, "connection_id")
+        severity = parse_choice(request, "severity", [value for value, _ in Severity.choices])
+        category = request.query_params.get("category")
+        if category is not None and not FINDING_CATEGORY.fullmatch(category):
+            raise ParseError(f"category must be a category name such as deadlock or slow_query, not {category!r}.")
+        findings = Finding.objects.select_related("execution").order_by("-id")
+        if connection_id is not None:
+            findings = (
+                findings.filter(connection_id=connection_id) if fits_in_bigint(connection_id) else findings.none()
+            )
+        if severity is not None:
+            findings = findings.filter(severity=severity)
+        if category is not None:
+            findings = findings.filter(category=category)
+        return Response(FindingSerializer(findings[:limit], many=True).data)

@@ -6,7 +6,6 @@ path, method and status code; objects are made strict (no undocumented keys) for
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 
 import jsonschema
@@ -16,54 +15,13 @@ from drf_spectacular.validation import validate_schema
 
 from connections.models import ConnectionStatus
 from connections.tests.factories import ConnectionFactory
-from monitoring.tests.conftest import API
+from monitoring.tests.conftest import API, SCHEMA_URL
 from tasks.models import ExecutionStatus
 from tasks.tests.factories import TaskExecutionFactory, TaskFactory
 from testing.network import free_port
 
-SCHEMA_URL = "/api/v1/schema/"
 
-
-def as_json_schema(node):
-    """OpenAPI 3.0 -> JSON Schema: `nullable` becomes a null type; objects become strict."""
-    if isinstance(node, list):
-        return [as_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {key: as_json_schema(value) for key, value in node.items()}
-    if node.pop("nullable", False):
-        if "type" in node:
-            node["type"] = [node["type"], "null"]
-        elif node:
-            node = {"anyOf": [node, {"type": "null"}]}
-    if node.get("type") == "object" and "properties" in node:
-        node.setdefault("additionalProperties", False)
-    return node
-
-
-@pytest.fixture
-def openapi(anonymous) -> dict:
-    response = anonymous.get(SCHEMA_URL)
-    assert response.status_code == 200
-    return response.json()
-
-
-@pytest.fixture
-def check(openapi):
-    """check(response, path, method): the status is documented and the body matches it."""
-    components = as_json_schema(copy.deepcopy(openapi["components"]))
-
-    def validate(response, path: str, method: str) -> None:
-        operation = openapi["paths"][f"{API}/{path}"][method]
-        documented = operation["responses"]
-        assert str(response.status_code) in documented, f"{method} {path}: {response.status_code} undocumented"
-        schema = documented[str(response.status_code)]["content"]["application/json"]["schema"]
-        jsonschema.validate(response.json(), {**as_json_schema(schema), "components": components})
-
-    return validate
-
-
-def test_the_schema_is_valid_openapi_3_listing_the_seven_endpoints(openapi):
+def test_the_schema_is_valid_openapi_3_listing_the_seven_endpoints_and_findings(openapi):
     validate_schema(openapi)
     assert openapi["openapi"].startswith("3.")
     assert sorted(openapi["paths"]) == sorted(
@@ -76,6 +34,8 @@ def test_the_schema_is_valid_openapi_3_listing_the_seven_endpoints(openapi):
             "connections/status",
             "connections/{connection_id}/status",
             "connections/{connection_id}/check",
+            "tasks/executions/{execution_id}/findings",
+            "findings",
         ]
     )
 
