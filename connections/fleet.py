@@ -22,7 +22,7 @@ from django.core.cache import cache
 
 from connections.models import Connection, ConnectionStatus
 from connections.probe import ProbeResult, probe
-from connections.status import CACHE_SECONDS, cache_key
+from connections.status import CACHE_SECONDS, cache_key, status_row
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +42,7 @@ def probe_connections(connections: list[Connection], concurrency: int | None = N
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
         results: list[ProbeResult] = list(pool.map(probe, connections))
     statuses = ConnectionStatus.objects.bulk_create(
-        [
-            ConnectionStatus(
-                connection=connection,
-                is_healthy=result.is_healthy,
-                checked_at=result.checked_at,
-                response_time_ms=result.response_time_ms,
-                server_version=result.server_version,
-                error_message=result.error_message,
-            )
-            for connection, result in zip(connections, results, strict=True)
-        ]
+        [status_row(connection, result) for connection, result in zip(connections, results, strict=True)]
     )
     cache.set_many({cache_key(status.connection_id): status for status in statuses}, CACHE_SECONDS)
     return statuses

@@ -9,7 +9,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from connections.models import Connection, ConnectionStatus
-from connections.probe import probe
+from connections.probe import ProbeResult, probe
 
 logger = logging.getLogger(__name__)
 
@@ -20,10 +20,9 @@ def cache_key(connection_id: int) -> str:
     return f"connection-status:{connection_id}"
 
 
-def record_probe(connection: Connection) -> ConnectionStatus:
-    """Probe now, keep the result as a history row, and make it the cached latest status."""
-    result = probe(connection)
-    status = ConnectionStatus.objects.create(
+def status_row(connection: Connection, result: ProbeResult) -> ConnectionStatus:
+    """The history row of a probe result (not saved yet)."""
+    return ConnectionStatus(
         connection=connection,
         is_healthy=result.is_healthy,
         checked_at=result.checked_at,
@@ -31,6 +30,12 @@ def record_probe(connection: Connection) -> ConnectionStatus:
         server_version=result.server_version,
         error_message=result.error_message,
     )
+
+
+def record_probe(connection: Connection) -> ConnectionStatus:
+    """Probe now, keep the result as a history row, and make it the cached latest status."""
+    status = status_row(connection, probe(connection))
+    status.save()
     cache.set(cache_key(connection.id), status, CACHE_SECONDS)
     return status
 
