@@ -7,6 +7,7 @@ import statistics
 from collections import defaultdict
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 
@@ -40,8 +41,12 @@ def active_connections_health() -> list[ConnectionHealth]:
 
 def running_executions() -> list[TaskExecution]:
     """Running executions, newest first, each with `estimated_duration`: two queries."""
+    # Bounded like every list; more running executions than this means workers are stuck,
+    # and the newest are the ones to show.
     executions = list(
-        TaskExecution.objects.filter(status=ExecutionStatus.RUNNING).select_related("task").order_by("-id")
+        TaskExecution.objects.filter(status=ExecutionStatus.RUNNING)
+        .select_related("task")
+        .order_by("-id")[: settings.API_LIMIT_MAX]
     )
     durations = recent_durations({e.task_id for e in executions})
     for execution in executions:
