@@ -8,15 +8,26 @@ indexed subquery per column, never one query per row.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
+from django.views.decorators.http import require_POST
 
 from connections.fleet import probe_connections
 from connections.models import Connection, ConnectionStatus
+from connections.status import check_connection
+from monitoring.serializers import ConnectionHealth
+from reviewer import dashboard
+from tasks.models import TaskExecution
 
 RECENT_ROWS = 20  # history shown on a detail page; the full history is one click away
 MAX_CHECKS_PER_ACTION = 20  # each check may wait up to a connect timeout: keep requests bounded
@@ -45,6 +56,13 @@ def short_text(text: str | None, length: int = 80) -> str:
     return Truncator(text or "").chars(length)
 
 
+def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:
+    """Back to the page the button was on (`next`, same site only), else `default`."""
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+    return HttpResponseRedirect(target if target and safe else default)
+
+
 class RecentRowsFormSet(BaseInlineFormSet):
     """An inline formset showing only the newest RECENT_ROWS rows (the model orders by -id):
     a history inline must not render millions of rows."""
@@ -56,13 +74,14 @@ class RecentRowsFormSet(BaseInlineFormSet):
 
 
 class ReadOnlyHistoryInline(admin.TabularInline):
-    """A bounded, view-only inline of history rows."""
+    """A bounded, view-only inline of history rows, drawn as a compact table (the rv-history
+    styles in templates/admin/base_site.html drop the label the admin prints above each row)."""
 
     formset = RecentRowsFormSet
     extra = 0
     max_num = 0
     can_delete = False
-    show_change_link = True
+    classes = ["rv-history"]
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -74,11 +93,28 @@ class ReadOnlyHistoryInline(admin.TabularInline):
         return False
 
 
+def short_time(value) -> str:
+    """ "Nov 28, 16:49:05" in the site's time zone: compact enough for a history table."""
+    return "-" if value is None else date_format(timezone.localtime(value), "M d, H:i:s")
+
+
 class ConnectionStatusInline(ReadOnlyHistoryInline):
     model = ConnectionStatus
     verbose_name_plural = f"Recent checks (newest {RECENT_ROWS})"
-    fields = ["checked_at", "is_healthy", "response_time_ms", "server_version", "error_message"]
+    fields = ["checked", "health", "response_time", "server_version", "error_message"]
     readonly_fields = fields
+
+    @admin.display(description="checked at")
+    def checked(self, obj: ConnectionStatus) -> str:
+        return short_time(obj.checked_at)
+
+    @admin.display(description="result")
+    def health(self, obj: ConnectionStatus) -> str:
+        return badge("healthy" if obj.is_healthy else "unhealthy")
+
+    @admin.display(description="response")
+    def response_time(self, obj: ConnectionStatus) -> str:
+        return "-" if obj.response_time_ms is None else f"{obj.response_time_ms} ms"
 
 
 class HealthFilter(admin.SimpleListFilter):
@@ -108,6 +144,8 @@ def _latest_status(column: str) -> Subquery:
 
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
+    """The registry; a connection's page opens on its health, history and latest reviews."""
+
     list_display = [
         "name",
         "address",
@@ -128,7 +166,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     readonly_fields = ["credential_source", "history_link", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "host", "port", "database", "username", "is_active"]}),
-        ("TLS and timeouts", {"fields": ["sslmode", "sslrootcert", "connect_timeout"]}),
+        ("TLS and timeouts", {"fields": ["sslmode", "sslrootcert", "connect_timeout"], "classes": ["collapse"]}),
         (
             "Credentials",
             {
@@ -140,7 +178,7 @@ class ConnectionAdmin(admin.ModelAdmin):
                 "fields": ["vault_path", "vault_database_role", "credential_source"],
             },
         ),
-        ("History", {"fields": ["history_link", "created_at", "updated_at"]}),
+        ("History", {"fields": ["history_link", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -197,6 +235,48 @@ class ConnectionAdmin(admin.ModelAdmin):
     def has_check_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("connections.check_connection")
 
+    def get_urls(self) -> list:
+        check = self.admin_site.admin_view(self.check_view)
+        return [path("<path:object_id>/check/", check, name="connections_connection_check"), *super().get_urls()]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        connection = self.get_object(request, unquote(object_id))
+        if connection is not None:
+            extra_context = {**self.status_panel(request, connection), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def status_panel(self, request: HttpRequest, connection: Connection) -> dict:
+        """What the page shows above the form: current health, charts, executions, findings."""
+        now = timezone.now()
+        executions = TaskExecution.objects.filter(task__connection=connection).select_related("task")
+        return {
+            "health": ConnectionHealth(connection, connection.latest_status()),
+            "history": dashboard.connection_history(connection, request.GET.get("history", "24h"), now),
+            "recent_executions": list(executions.order_by("-id")[: dashboard.DASHBOARD_ROWS]),
+            "findings": dashboard.latest_findings(connection=connection),
+            "can_check": self.has_check_permission(request),
+        }
+
+    @staticmethod
+    def _summary(connection: Connection, status: ConnectionStatus) -> str:
+        if status.is_healthy:
+            return f"{connection.name}: healthy, {status.response_time_ms} ms, PostgreSQL {status.server_version}"
+        return f"{connection.name}: unhealthy: {status.error_message}"
+
+    @method_decorator(require_POST)
+    def check_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """ "Check now" on one connection: probe it, store the result, show it on the page."""
+        if not self.has_check_permission(request):
+            raise PermissionDenied
+        connection = self.get_object(request, unquote(object_id))
+        if connection is None:
+            raise Http404("No such connection.")
+        status = check_connection(connection)
+        self.message_user(
+            request, self._summary(connection, status), messages.SUCCESS if status.is_healthy else messages.ERROR
+        )
+        return redirect_back(request, reverse("admin:connections_connection_change", args=[connection.pk]))
+
     @admin.action(description="Check now", permissions=["check"])
     def check_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         """Probe each selected connection now and report every result."""
@@ -210,14 +290,8 @@ class ConnectionAdmin(admin.ModelAdmin):
         # Probed concurrently: twenty dead hosts cost one timeout, not twenty.
         connections = list(queryset.order_by("name"))
         for connection, status in zip(connections, probe_connections(connections), strict=True):
-            if status.is_healthy:
-                self.message_user(
-                    request,
-                    f"{connection.name}: healthy, {status.response_time_ms} ms, PostgreSQL {status.server_version}",
-                    messages.SUCCESS,
-                )
-            else:
-                self.message_user(request, f"{connection.name}: unhealthy: {status.error_message}", messages.ERROR)
+            level = messages.SUCCESS if status.is_healthy else messages.ERROR
+            self.message_user(request, self._summary(connection, status), level)
 
 
 @admin.register(ConnectionStatus)
@@ -246,3 +320,7 @@ class ConnectionStatusAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # Pruning history is an operator's decision, not a routine staff one.
         return request.user.is_superuser
+
+
+# The admin index is the fleet dashboard (reviewer/dashboard.py).
+dashboard.install(admin.site)

@@ -7,21 +7,37 @@ read-only here; "Run now" goes through the same path as the API's POST execute.
 from __future__ import annotations
 
 import json
+import statistics
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
-from connections.admin import RECENT_ROWS, ReadOnlyHistoryInline, badge, short_text
+from connections.admin import RECENT_ROWS, ReadOnlyHistoryInline, badge, redirect_back, short_text, short_time
+from monitoring.formatting import human_duration
+from monitoring.queries import recent_durations
+from reviewer import dashboard
+from reviewer.charts import executions_chart
 from tasks.models import Task, TaskExecution, Trigger
 from tasks.runner import QueueUnavailable, start_execution
+
+# A page showing an unfinished execution reloads itself this often: staff watch a run finish
+# without JavaScript.
+REFRESH_SECONDS = 3
 
 
 def _duration(seconds: float | None) -> str | None:
     if seconds is None:
         return None
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(round(seconds), 60)
@@ -32,16 +48,28 @@ def _duration(seconds: float | None) -> str | None:
 class ExecutionInline(ReadOnlyHistoryInline):
     model = TaskExecution
     verbose_name_plural = f"Recent executions (newest {RECENT_ROWS})"
-    fields = ["status_badge", "trigger", "triggered_by", "created_at", "started_at", "duration", "error"]
+    fields = ["run", "status_badge", "trigger", "triggered_by", "queued", "started", "duration", "error"]
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The row label (str) names the task; the triggered_by column names the user.
         return super().get_queryset(request).select_related("task", "triggered_by")
 
+    @admin.display(description="run")
+    def run(self, obj: TaskExecution) -> str:
+        return format_html('<a href="{}">#{}</a>', reverse("admin:tasks_taskexecution_change", args=[obj.pk]), obj.pk)
+
     @admin.display(description="status")
     def status_badge(self, obj: TaskExecution) -> str:
         return badge(obj.status)
+
+    @admin.display(description="queued")
+    def queued(self, obj: TaskExecution) -> str:
+        return short_time(obj.created_at)
+
+    @admin.display(description="started")
+    def started(self, obj: TaskExecution) -> str:
+        return short_time(obj.started_at)
 
     @admin.display(description="duration")
     def duration(self, obj: TaskExecution) -> str | None:
@@ -74,6 +102,8 @@ def _latest_execution(column: str) -> Subquery:
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
+    """Review tasks; a task's page opens on its schedule, next run and recent runs."""
+
     list_display = ["name", "task_type", "connection", "schedule_text", "next_run_at", "is_active", "last_run"]
     list_filter = ["task_type", "is_active", ScheduleFilter, "connection"]
     list_select_related = ["connection"]
@@ -116,6 +146,45 @@ class TaskAdmin(admin.ModelAdmin):
 
     def has_run_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("tasks.run_task")
+
+    def get_urls(self) -> list:
+        run = self.admin_site.admin_view(self.run_view)
+        return [path("<path:object_id>/run/", run, name="tasks_task_run"), *super().get_urls()]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        task = self.get_object(request, unquote(object_id))
+        if task is not None:
+            extra_context = {**self.schedule_panel(request, task), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def schedule_panel(self, request: HttpRequest, task: Task) -> dict:
+        """Schedule, next run, the last run, typical duration and runs per day: three queries."""
+        now = timezone.now()
+        days, counts = dashboard.executions_per_day(task.executions.all(), now)
+        durations = recent_durations({task.pk}).get(task.pk)
+        return {
+            "last_execution": task.executions.order_by("-id").first(),
+            "typical_duration": human_duration(statistics.median(durations)) if durations else None,
+            "executions_chart": executions_chart(days, counts, f"Runs per day, last {len(days)} days"),
+            "can_run": self.has_run_permission(request),
+            "now": now,
+        }
+
+    @method_decorator(require_POST)
+    def run_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """ "Run now" on one task: queue a manual run and open its page, which follows it to the end."""
+        if not self.has_run_permission(request):
+            raise PermissionDenied
+        task = self.get_object(request, unquote(object_id))
+        if task is None:
+            raise Http404("No such task.")
+        try:
+            execution = start_execution(task, trigger=Trigger.MANUAL, user=request.user)
+        except QueueUnavailable as exc:
+            self.message_user(request, f"{task.name}: {exc}; the run is recorded as failed.", messages.ERROR)
+            return redirect_back(request, reverse("admin:tasks_task_change", args=[task.pk]))
+        self.message_user(request, f"{task.name}: queued as execution #{execution.id}.", messages.SUCCESS)
+        return redirect_back(request, reverse("admin:tasks_taskexecution_change", args=[execution.id]))
 
     @admin.action(description="Run now", permissions=["run"])
     def run_now(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -162,7 +231,9 @@ class TaskExecutionAdmin(admin.ModelAdmin):
     # One row per run, forever: skip the unfiltered COUNT(*) on every page.
     show_full_result_count = False
     ordering = ["-id"]
-    fields = [
+    # The panel above the record (outcome_panel) shows status, timing, error, result and
+    # findings; the full record stays one click away.
+    record = [
         "task",
         "status",
         "trigger",
@@ -172,11 +243,13 @@ class TaskExecutionAdmin(admin.ModelAdmin):
         "completed_at",
         "duration_seconds",
         "error_message",
-        "result_json",
         "celery_task_id",
         "worker",
+        "publish_count",
+        "heartbeat_at",
     ]
-    readonly_fields = fields
+    fieldsets = [("Full record", {"fields": record, "classes": ["collapse"]})]
+    readonly_fields = record
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: TaskExecution) -> str:
@@ -190,13 +263,37 @@ class TaskExecutionAdmin(admin.ModelAdmin):
     def error(self, obj: TaskExecution) -> str:
         return short_text(obj.error_message)
 
-    @admin.display(description="result")
-    def result_json(self, obj: TaskExecution) -> str:
-        if obj.result is None:
-            return "-"
-        return format_html(
-            '<pre style="white-space:pre-wrap;margin:0">{}</pre>', json.dumps(obj.result, indent=2, sort_keys=True)
-        )
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("task", "task__connection", "triggered_by")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        execution = self.get_object(request, unquote(object_id))
+        if execution is not None:
+            extra_context = {**self.outcome_panel(execution), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def outcome_panel(self, execution: TaskExecution) -> dict:
+        """How the run went: status, timing (with an estimate while it runs), error, findings."""
+        now = timezone.now()
+        panel = {
+            "execution": execution,
+            "now": now,
+            "duration": _duration(execution.duration_seconds),
+            "result_json": None if execution.result is None else json.dumps(execution.result, indent=2, sort_keys=True),
+            "findings": None,
+            "estimate": None,
+            "running_for": None,
+        }
+        if not execution.is_finished:
+            panel["refresh_seconds"] = REFRESH_SECONDS
+            durations = recent_durations({execution.task_id}).get(execution.task_id)
+            panel["estimate"] = human_duration(statistics.median(durations)) if durations else None
+            if execution.started_at:
+                panel["running_for"] = human_duration((now - execution.started_at).total_seconds())
+        model = dashboard.finding_model()
+        if model is not None:
+            panel["findings"] = list(model.objects.filter(execution=execution).order_by("-id")[:100])
+        return panel
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

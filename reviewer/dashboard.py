@@ -1,0 +1,233 @@
+"""What the staff pages read: the admin index dashboard and the history panels.
+
+Every function here costs a fixed number of queries, whatever the size of the fleet or of
+the history (tests assert it). Health is judged exactly as the monitoring API judges it
+(monitoring.serializers.ConnectionHealth): a latest probe older than PROBE_STALE_AFTER_SECONDS
+counts as unhealthy, so a dead prober never looks like a healthy fleet.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.apps import apps
+from django.contrib.admin import AdminSite
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, TruncDate
+from django.http import HttpRequest
+from django.utils import timezone
+
+from connections.models import Connection, ConnectionStatus
+from monitoring.formatting import human_duration
+from monitoring.queries import active_connections_health, running_executions
+from monitoring.serializers import ConnectionHealth
+from reviewer.charts import DayUptime, Probe, executions_chart, format_percent, response_time_chart, uptime_chart
+from tasks.models import ExecutionStatus, TaskExecution
+
+DASHBOARD_ROWS = 10  # rows per dashboard list; each links to the full, filterable changelist
+CHART_DAYS = 14
+HISTORY_WINDOWS = {"24h": timedelta(days=1), "7d": timedelta(days=7)}
+MAX_HISTORY_POINTS = 12_000  # a week of one probe a minute, with room to spare
+
+
+def finding_model():
+    """The findings model once the log-analysis work has added it, else None."""
+    try:
+        return apps.get_model("tasks", "Finding")
+    except LookupError:
+        return None
+
+
+@dataclass(frozen=True)
+class UnhealthyConnection:
+    """An active connection whose current status is unhealthy, and since when."""
+
+    connection: Connection
+    status: ConnectionStatus
+    error_message: str
+    since: datetime | None
+    is_stale: bool
+
+
+@dataclass
+class FleetHealth:
+    """Active connections sorted by their current health."""
+
+    healthy: int = 0
+    never_checked: int = 0
+    unhealthy: list[UnhealthyConnection] = field(default_factory=list)
+
+
+def fleet_health() -> FleetHealth:
+    """Counts per health state and the unhealthy connections, longest-failing first: three queries."""
+    fleet = FleetHealth()
+    sick: list[ConnectionHealth] = []
+    for health in active_connections_health():
+        if health.is_healthy is None:
+            fleet.never_checked += 1
+        elif health.is_healthy:
+            fleet.healthy += 1
+        else:
+            sick.append(health)
+    since = unhealthy_since([h.connection.pk for h in sick if not h.status.is_healthy])
+    for health in sick:
+        failing = not health.status.is_healthy
+        fleet.unhealthy.append(
+            UnhealthyConnection(
+                connection=health.connection,
+                status=health.status,
+                error_message=health.error_message or "",
+                # A stale result has been silent since its last probe, whatever that probe said.
+                since=since.get(health.connection.pk) if failing else health.status.checked_at,
+                is_stale=health.stale is not None,
+            )
+        )
+    fleet.unhealthy.sort(key=lambda u: (u.since is None, u.since, u.connection.name))
+    return fleet
+
+
+def unhealthy_since(connection_ids: list[int]) -> dict[int, datetime]:
+    """When each connection's current unhealthy streak began: the first probe after its
+    newest healthy one (or its first probe ever). One query for all of them.
+
+    Both lookups descend the (connection_id, id) index; the first walks back over the
+    unhealthy streak, so its cost is the streak's length (bounded by the retention period),
+    paid only for connections that are unhealthy now.
+    """
+    if not connection_ids:
+        return {}
+    statuses = ConnectionStatus.objects.filter(connection=OuterRef("pk"))
+    last_healthy = statuses.filter(is_healthy=True).order_by("-id").values("id")[:1]
+    first_after = (
+        ConnectionStatus.objects.filter(connection=OuterRef("pk"), id__gt=OuterRef("last_healthy_id"))
+        .order_by("id")
+        .values("checked_at")[:1]
+    )
+    rows = (
+        Connection.objects.filter(pk__in=connection_ids)
+        .annotate(last_healthy_id=Coalesce(Subquery(last_healthy), 0))
+        .annotate(since=Subquery(first_after))
+        .values_list("pk", "since")
+    )
+    return dict(rows)
+
+
+def failed_recently(now: datetime, hours: int = 24) -> tuple[int, list[TaskExecution]]:
+    """Executions that failed in the last `hours`: how many, and the newest few."""
+    failed = TaskExecution.objects.filter(status=ExecutionStatus.FAILED, completed_at__gte=now - timedelta(hours=hours))
+    latest = list(failed.select_related("task", "task__connection").order_by("-id")[:DASHBOARD_ROWS])
+    count = len(latest) if len(latest) < DASHBOARD_ROWS else failed.count()
+    return count, latest
+
+
+def executions_per_day(executions: QuerySet, now: datetime, days: int = CHART_DAYS) -> tuple[list[date], dict]:
+    """The last `days` days (UTC, oldest first) and {day: {status: count}}: one query."""
+    today = now.date()
+    window = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+    rows = (
+        executions.filter(created_at__date__gte=window[0])
+        .annotate(day=TruncDate("created_at"))
+        .values_list("day", "status")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    counts: dict[date, dict[str, int]] = defaultdict(dict)
+    for day, status, count in rows:
+        counts[day][status] = count
+    return window, dict(counts)
+
+
+def latest_findings(**filters: Any) -> list | None:
+    """The newest critical and warning findings, or None while findings do not exist."""
+    model = finding_model()
+    if model is None:
+        return None
+    findings = model.objects.filter(severity__in=["critical", "warning"], **filters)
+    # Critical before warning ("critical" < "warning"), newest first within each: the
+    # (severity, id) index serves it.
+    return list(findings.select_related("connection").order_by("severity", "-id")[:DASHBOARD_ROWS])
+
+
+def dashboard_context(request: HttpRequest) -> dict[str, Any]:
+    """Everything the dashboard shows that this user may see."""
+    now = timezone.now()
+    user = request.user
+    context: dict[str, Any] = {"now": now}
+    if user.has_perm("connections.view_connection"):
+        context["fleet"] = fleet_health()
+        context["can_check"] = user.has_perm("connections.check_connection")
+    if user.has_perm("tasks.view_taskexecution"):
+        context["running"] = running_executions()
+        for execution in context["running"]:
+            execution.running_for = human_duration((now - (execution.started_at or now)).total_seconds())
+        context["pending_count"] = TaskExecution.objects.filter(status=ExecutionStatus.PENDING).count()
+        context["failed_count"], context["failed"] = failed_recently(now)
+        days, counts = executions_per_day(TaskExecution.objects.all(), now)
+        context["executions_chart"] = executions_chart(days, counts, f"Executions per day, last {CHART_DAYS} days")
+    model = finding_model()
+    if model is not None and user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}"):
+        context["findings"] = latest_findings()
+    return context
+
+
+def connection_history(connection: Connection, window: str, now: datetime) -> dict[str, Any]:
+    """The response-time chart over `window` ("24h" or "7d"), uptime % over 24 h and 7 d,
+    and uptime per day for the last week: three queries."""
+    span = HISTORY_WINDOWS.get(window, HISTORY_WINDOWS["24h"])
+    statuses = ConnectionStatus.objects.filter(connection=connection)
+    rows = statuses.filter(checked_at__gte=now - span).order_by("-id")[:MAX_HISTORY_POINTS]
+    points = [Probe(*row) for row in rows.values_list("checked_at", "is_healthy", "response_time_ms")]
+    day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
+    totals = statuses.filter(checked_at__gte=week_ago).aggregate(
+        checks_24h=Count("id", filter=Q(checked_at__gte=day_ago)),
+        healthy_24h=Count("id", filter=Q(checked_at__gte=day_ago, is_healthy=True)),
+        checks_7d=Count("id"),
+        healthy_7d=Count("id", filter=Q(is_healthy=True)),
+    )
+    per_day = {
+        row["day"]: row
+        for row in statuses.filter(checked_at__date__gt=(now - timedelta(days=7)).date())
+        .annotate(day=TruncDate("checked_at"))
+        .values("day")
+        .annotate(total=Count("id"), healthy=Count("id", filter=Q(is_healthy=True)))
+        .order_by()
+    }
+    days = [now.date() - timedelta(days=offset) for offset in range(6, -1, -1)]
+    uptime_days = [DayUptime(d, per_day.get(d, {}).get("healthy", 0), per_day.get(d, {}).get("total", 0)) for d in days]
+    label = "24 hours" if span == HISTORY_WINDOWS["24h"] else "7 days"
+    uptime_24h = DayUptime(now.date(), totals["healthy_24h"], totals["checks_24h"])
+    uptime_7d = DayUptime(now.date(), totals["healthy_7d"], totals["checks_7d"])
+    return {
+        "now": now,
+        "window": "7d" if span == HISTORY_WINDOWS["7d"] else "24h",
+        "response_chart": response_time_chart(points, now - span, now, f"Response time, last {label}"),
+        "uptime_chart": uptime_chart(uptime_days, "Uptime per day, last 7 days"),
+        "uptime_24h": uptime_24h,
+        "uptime_24h_text": format_percent(uptime_24h.percent),
+        "uptime_7d": uptime_7d,
+        "uptime_7d_text": format_percent(uptime_7d.percent),
+    }
+
+
+def install(site: AdminSite) -> None:
+    """Make the admin index the dashboard.
+
+    The site's index view is looked up when its URLs are built, so wrapping it here (at
+    admin autodiscovery, before the URLconf loads) keeps admin_view's staff-only check.
+    """
+    if getattr(site, "_reviewer_dashboard", False):
+        return
+    plain_index = site.index
+
+    def index(request: HttpRequest, extra_context: dict | None = None):
+        return plain_index(request, extra_context={**dashboard_context(request), **(extra_context or {})})
+
+    site.index = index
+    site.index_template = "admin/reviewer_dashboard.html"
+    site.site_header = "PostgreSQL Reviewer"
+    site.site_title = "PostgreSQL Reviewer"
+    site.index_title = "Fleet overview"
+    site._reviewer_dashboard = True

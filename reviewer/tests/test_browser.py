@@ -1,0 +1,258 @@
+"""The staff pages in a real browser: Debian's chromium driven by Playwright for Python.
+
+The live server, the machine's PostgreSQL (127.0.0.1:5432, trust) and a closed loopback port
+(127.0.0.1:1) are real; so is the celery worker that runs the task. Screenshots go to
+test-artifacts/ (docs/dashboard.png, which the README shows, is a copy of one).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.utils import timezone
+
+from connections.fleet import probe_connections
+from connections.models import Connection, ConnectionStatus
+from connections.tests.factories import ConnectionFactory
+from reviewer.dashboard import finding_model
+from tasks.models import ExecutionStatus, TaskExecution
+from tasks.tests.factories import TaskExecutionFactory, TaskFactory
+from testing.wait import wait_for
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parent.parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "pw-browser-test-1234"
+
+if not os.access(CHROMIUM, os.X_OK):
+    # `make test` installs chromium (scripts/ensure-system.sh); only an explicit opt-out skips.
+    if os.environ.get("REVIEWER_BROWSER_TESTS") == "0":
+        pytest.skip("browser tests disabled (REVIEWER_BROWSER_TESTS=0)", allow_module_level=True)
+    raise RuntimeError(f"{CHROMIUM} is missing: run scripts/ensure-system.sh (make test does)")
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # between page actions are still plain synchronous code.
+    saved = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+    if saved is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = saved
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=live_server.url)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+
+
+def superuser() -> User:
+    return User.objects.create_superuser("dba", password=PASSWORD)
+
+
+def viewer() -> User:
+    """Staff who may look at everything and act on nothing."""
+    user = User.objects.create_user("viewer", password=PASSWORD, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    return user
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / name
+    page.screenshot(path=str(target), full_page=True)
+    return target
+
+
+def past_runs(task, days: int = 10) -> None:
+    """A believable run history for the charts: a few runs a day, some failed."""
+    now = timezone.now()
+    for day in range(days):
+        for index in range(2 + day % 3):
+            failed = (day + index) % 5 == 0
+            execution = TaskExecutionFactory(
+                task=task,
+                status=ExecutionStatus.FAILED if failed else ExecutionStatus.COMPLETED,
+                duration_seconds=0.4 + index,
+                error_message="connection to server failed: Connection refused" if failed else None,
+            )
+            moment = now - timedelta(days=day, hours=index * 3 + 1)
+            TaskExecution.objects.filter(pk=execution.pk).update(
+                created_at=moment, started_at=moment, completed_at=moment + timedelta(seconds=1)
+            )
+
+
+def past_checks(connection: Connection, hours: int = 24, failing: range = range(0)) -> None:
+    """One check every ten minutes for `hours`; the ones in `failing` (by index) failed."""
+    now = timezone.now()
+    rows = []
+    for index in range(hours * 6, 0, -1):
+        healthy = index not in failing
+        rows.append(
+            ConnectionStatus(
+                connection=connection,
+                is_healthy=healthy,
+                checked_at=now - timedelta(minutes=10 * index),
+                response_time_ms=3 + (index * 7) % 11 if healthy else None,
+                server_version="16.4" if healthy else None,
+                error_message=None if healthy else "connection timeout expired",
+            )
+        )
+    ConnectionStatus.objects.bulk_create(rows)
+
+
+def some_findings(execution: TaskExecution) -> None:
+    """What a log analysis might have found, when findings exist."""
+    model = finding_model()
+    if model is None:
+        return
+    now = timezone.now()
+    for severity, category, message, count in [
+        ("critical", "checksum_failure", "invalid page in block 4711 of relation base/16384/16402", 1),
+        ("warning", "deadlock", "deadlock detected", 3),
+        ("warning", "authentication_failure", 'password authentication failed for user "report"', 12),
+    ]:
+        model.objects.create(
+            execution=execution,
+            connection=execution.task.connection,
+            severity=severity,
+            category=category,
+            message=message,
+            count=count,
+            first_seen=now - timedelta(hours=3),
+            last_seen=now - timedelta(minutes=count),
+            database="orders",
+        )
+
+
+def test_the_dashboard_shows_a_healthy_and_an_unhealthy_connection(page):
+    superuser()
+    healthy = ConnectionFactory(name="orders-primary")
+    unhealthy = ConnectionFactory(name="billing-replica", port=1)
+    ConnectionFactory(name="analytics-new")
+    past_checks(unhealthy, hours=6, failing=range(1, 13))  # down for the last two hours
+    past_runs(TaskFactory(name="orders nightly health", connection=healthy))
+    billing = TaskFactory(name="billing health", connection=unhealthy)
+    TaskExecutionFactory(task=billing, status=ExecutionStatus.COMPLETED, duration_seconds=95)
+    TaskExecutionFactory(
+        task=billing, status=ExecutionStatus.RUNNING, started_at=timezone.now() - timedelta(seconds=40)
+    )
+    probe_connections([healthy, unhealthy])  # real probes: one answers, one is refused
+    some_findings(TaskExecution.objects.filter(status=ExecutionStatus.COMPLETED).first())
+
+    log_in(page, "dba")
+
+    cards = page.locator(".rv-card")
+    assert cards.filter(has_text="healthy").first.locator(".rv-num").inner_text() == "1"
+    assert cards.filter(has_text="unhealthy").locator(".rv-num").inner_text() == "1"
+    assert cards.filter(has_text="never checked").locator(".rv-num").inner_text() == "1"
+    row = page.locator("#unhealthy tbody tr")
+    assert row.count() == 1
+    assert "billing-replica" in row.inner_text()
+    assert "Connection refused" in row.inner_text()
+    assert "for 2\xa0hours" in row.locator("td").nth(3).inner_text()  # since the streak began
+    running = page.locator("#running").inner_text()
+    assert "billing health" in running
+    assert "2 minutes" in running  # the estimate: the median of its completed runs
+    assert page.locator("svg.rv-chart title").first.text_content() == "Executions per day, last 14 days"
+    screenshot(page, "dashboard.png")  # docs/dashboard.png, in the README, is a copy of one
+
+
+def test_check_now_turns_a_recovered_connection_healthy(page):
+    superuser()
+    connection = ConnectionFactory(name="orders-primary")  # reachable now...
+    past_checks(connection, hours=24, failing=range(20, 32))
+    ConnectionStatus.objects.create(  # ...but the last check recorded it down
+        connection=connection, is_healthy=False, checked_at=timezone.now(), error_message="connection refused"
+    )
+    log_in(page, "dba")
+    page.goto(f"/admin/connections/connection/{connection.pk}/change/")
+    badge = page.locator("#status-panel .rv-badge").first
+    assert badge.inner_text() == "unhealthy"
+
+    page.click("#check-now")
+
+    page.wait_for_selector("#status-panel .rv-badge.rv-healthy")
+    assert badge.inner_text() == "healthy"
+    assert "orders-primary: healthy" in page.locator(".messagelist").inner_text().lower()
+    assert connection.statuses.order_by("-id").first().is_healthy
+    screenshot(page, "connection.png")
+    page.locator("#status-panel").screenshot(path=str(ARTIFACTS / "connection-panel.png"))
+
+
+def test_running_a_task_shows_it_complete(page, worker):
+    superuser()
+    task = TaskFactory(name="orders health", connection=ConnectionFactory(name="orders-primary"))
+    log_in(page, "dba")
+    page.goto(f"/admin/tasks/task/{task.pk}/change/")
+    screenshot(page, "task.png")
+
+    page.click("#run-now")
+
+    page.wait_for_url("**/admin/tasks/taskexecution/*/change/")
+    assert "queued as execution" in page.locator(".messagelist").inner_text()
+
+    def status_shown() -> str | None:
+        page.reload()
+        text = page.locator("#execution-status").inner_text()
+        return text if text in ("completed", "failed") else None
+
+    assert wait_for(status_shown, timeout=60, interval=1) == "completed"
+    assert "response_time_ms" in page.locator(".rv-json").inner_text()
+    screenshot(page, "execution.png")
+
+
+def test_staff_without_permissions_see_no_actions(page):
+    viewer()
+    connection = ConnectionFactory(name="billing-replica", port=1)
+    probe_connections([connection])
+    task = TaskFactory(connection=connection)
+
+    log_in(page, "viewer")
+
+    assert "billing-replica" in page.locator("#unhealthy").inner_text()
+    assert page.locator("text=Check now").count() == 0
+    page.goto(f"/admin/connections/connection/{connection.pk}/change/")
+    assert page.locator("#status-panel").is_visible()
+    assert page.locator("#check-now").count() == 0
+    page.goto(f"/admin/tasks/task/{task.pk}/change/")
+    assert page.locator("#schedule-panel").is_visible()
+    assert page.locator("#run-now").count() == 0
+    page.goto("/admin/connections/connection/")
+    assert page.locator("select[name=action] option[value=check_now]").count() == 0
+    page.goto("/admin/tasks/task/")
+    assert page.locator("select[name=action] option[value=run_now]").count() == 0
