@@ -44,6 +44,9 @@ BADGE_COLOURS = {
     "running": "#1565c0",
     "completed": "#2e7d32",
     "failed": "#c62828",
+    "critical": "#b71c1c",
+    "warning": "#e65100",
+    "info": "#1565c0",
 }
 
 

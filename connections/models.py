@@ -91,7 +91,12 @@ class ConnectionStatus(models.Model):
         verbose_name_plural = "connection statuses"
         # "Latest per connection" is an index-only descent of (connection_id, id DESC),
         # whatever the number of rows.
-        indexes = [models.Index(fields=["connection", "-id"], name="connstatus_latest_idx")]
+        indexes = [
+            models.Index(fields=["connection", "-id"], name="connstatus_latest_idx"),
+            # "Unhealthy since when" looks up the newest healthy row: one index descent, not a
+            # walk back over a long outage.
+            models.Index(fields=["connection", "-id"], condition=Q(is_healthy=True), name="connstatus_healthy_idx"),
+        ]
 
     def __str__(self) -> str:
         state = "healthy" if self.is_healthy else "unhealthy"

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.apps import apps
 from django.contrib.admin import AdminSite
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncDate
@@ -25,20 +24,12 @@ from monitoring.formatting import human_duration
 from monitoring.queries import active_connections_health, running_executions
 from monitoring.serializers import ConnectionHealth
 from reviewer.charts import DayUptime, Probe, executions_chart, format_percent, response_time_chart, uptime_chart
-from tasks.models import ExecutionStatus, TaskExecution
+from tasks.models import ExecutionStatus, Finding, TaskExecution
 
 DASHBOARD_ROWS = 10  # rows per dashboard list; each links to the full, filterable changelist
 CHART_DAYS = 14
 HISTORY_WINDOWS = {"24h": timedelta(days=1), "7d": timedelta(days=7)}
 MAX_HISTORY_POINTS = 12_000  # a week of one probe a minute, with room to spare
-
-
-def finding_model():
-    """The findings model once the log-analysis work has added it, else None."""
-    try:
-        return apps.get_model("tasks", "Finding")
-    except LookupError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -93,9 +84,8 @@ def unhealthy_since(connection_ids: list[int]) -> dict[int, datetime]:
     """When each connection's current unhealthy streak began: the first probe after its
     newest healthy one (or its first probe ever). One query for all of them.
 
-    Both lookups descend the (connection_id, id) index; the first walks back over the
-    unhealthy streak, so its cost is the streak's length (bounded by the retention period),
-    paid only for connections that are unhealthy now.
+    Both lookups are index descents: the newest healthy row through the partial index on
+    healthy rows, the first row after it through the (connection_id, id) index.
     """
     if not connection_ids:
         return {}
@@ -140,12 +130,9 @@ def executions_per_day(executions: QuerySet, now: datetime, days: int = CHART_DA
     return window, dict(counts)
 
 
-def latest_findings(**filters: Any) -> list | None:
-    """The newest critical and warning findings, or None while findings do not exist."""
-    model = finding_model()
-    if model is None:
-        return None
-    findings = model.objects.filter(severity__in=["critical", "warning"], **filters)
+def latest_findings(**filters: Any) -> list:
+    """The newest critical and warning findings."""
+    findings = Finding.objects.filter(severity__in=["critical", "warning"], **filters)
     # Critical before warning ("critical" < "warning"), newest first within each: the
     # (severity, id) index serves it.
     return list(findings.select_related("connection").order_by("severity", "-id")[:DASHBOARD_ROWS])
@@ -167,8 +154,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         context["failed_count"], context["failed"] = failed_recently(now)
         days, counts = executions_per_day(TaskExecution.objects.all(), now)
         context["executions_chart"] = executions_chart(days, counts, f"Executions per day, last {CHART_DAYS} days")
-    model = finding_model()
-    if model is not None and user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}"):
+    if user.has_perm("tasks.view_finding"):
         context["findings"] = latest_findings()
     return context
 

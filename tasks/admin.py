@@ -25,7 +25,7 @@ from monitoring.formatting import human_duration
 from monitoring.queries import recent_durations
 from reviewer import dashboard
 from reviewer.charts import executions_chart
-from tasks.models import Task, TaskExecution, Trigger
+from tasks.models import Finding, Task, TaskExecution, Trigger
 from tasks.runner import QueueUnavailable, start_execution
 
 # A page showing an unfinished execution reloads itself this often: staff watch a run finish
@@ -290,10 +290,65 @@ class TaskExecutionAdmin(admin.ModelAdmin):
             panel["estimate"] = human_duration(statistics.median(durations)) if durations else None
             if execution.started_at:
                 panel["running_for"] = human_duration((now - execution.started_at).total_seconds())
-        model = dashboard.finding_model()
-        if model is not None:
-            panel["findings"] = list(model.objects.filter(execution=execution).order_by("-id")[:100])
+        panel["findings"] = list(Finding.objects.filter(execution=execution).order_by("-id")[:100])
         return panel
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(Finding)
+class FindingAdmin(admin.ModelAdmin):
+    """What reviews found: written by the reviews only, so read-only here."""
+
+    list_display = ["id", "severity_badge", "category", "summary", "connection", "count", "last_seen", "run"]
+    list_display_links = ["id"]
+    list_filter = ["severity", "category", "connection"]
+    list_select_related = ["connection"]
+    search_fields = ["message", "sample", "database", "user"]
+    date_hierarchy = "created_at"
+    # One row per finding per run: skip the unfiltered COUNT(*) on every page.
+    show_full_result_count = False
+    ordering = ["-id"]
+    readonly_fields = [
+        "execution",
+        "connection",
+        "severity",
+        "category",
+        "message",
+        "count",
+        "first_seen",
+        "last_seen",
+        "database",
+        "user",
+        "sample",
+        "details_json",
+        "created_at",
+    ]
+    exclude = ["details"]
+
+    @admin.display(description="severity", ordering="severity")
+    def severity_badge(self, obj: Finding) -> str:
+        return badge(obj.severity)
+
+    @admin.display(description="message")
+    def summary(self, obj: Finding) -> str:
+        return short_text(obj.message)
+
+    @admin.display(description="run", ordering="execution_id")
+    def run(self, obj: Finding) -> str:
+        url = reverse("admin:tasks_taskexecution_change", args=[obj.execution_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.execution_id)
+
+    @admin.display(description="details")
+    def details_json(self, obj: Finding) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.details, indent=2, sort_keys=True))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -18,8 +18,7 @@ from django.utils import timezone
 from connections.fleet import probe_connections
 from connections.models import Connection, ConnectionStatus
 from connections.tests.factories import ConnectionFactory
-from reviewer.dashboard import finding_model
-from tasks.models import ExecutionStatus, TaskExecution
+from tasks.models import ExecutionStatus, Finding, TaskExecution
 from tasks.tests.factories import TaskExecutionFactory, TaskFactory
 from testing.wait import wait_for
 
@@ -136,17 +135,14 @@ def past_checks(connection: Connection, hours: int = 24, failing: range = range(
 
 
 def some_findings(execution: TaskExecution) -> None:
-    """What a log analysis might have found, when findings exist."""
-    model = finding_model()
-    if model is None:
-        return
+    """What a log analysis might have found."""
     now = timezone.now()
     for severity, category, message, count in [
-        ("critical", "checksum_failure", "invalid page in block 4711 of relation base/16384/16402", 1),
+        ("critical", "data_corruption", "invalid page in block 4711 of relation base/16384/16402", 1),
         ("warning", "deadlock", "deadlock detected", 3),
-        ("warning", "authentication_failure", 'password authentication failed for user "report"', 12),
+        ("warning", "auth_failure", 'password authentication failed for user "report"', 12),
     ]:
-        model.objects.create(
+        Finding.objects.create(
             execution=execution,
             connection=execution.task.connection,
             severity=severity,

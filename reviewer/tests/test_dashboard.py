@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from connections.models import Connection, ConnectionStatus
 from connections.tests.factories import ConnectionFactory
-from reviewer.dashboard import executions_per_day, finding_model, fleet_health, unhealthy_since
-from tasks.models import ExecutionStatus, TaskExecution
+from reviewer.dashboard import executions_per_day, fleet_health, unhealthy_since
+from tasks.models import ExecutionStatus, Finding, TaskExecution
 from tasks.tests.factories import TaskExecutionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -212,26 +212,7 @@ def test_staff_who_may_check_get_a_check_now_button_that_posts_back_here(client)
     assert page.count('method="post"') >= 1
 
 
-def test_without_a_findings_model_the_section_is_left_out(admin_client, monkeypatch):
-    class AppsWithoutFindings:
-        """The app registry as it was before the log-analysis work added findings."""
-
-        @staticmethod
-        def get_model(app_label: str, model_name: str):
-            raise LookupError(f"App {app_label!r} doesn't have a {model_name!r} model.")
-
-    monkeypatch.setattr("reviewer.dashboard.apps", AppsWithoutFindings)
-
-    response = admin_client.get(DASHBOARD)
-
-    assert response.status_code == 200
-    assert "findings" not in response.context
-    assert 'id="findings"' not in response.content.decode()
-
-
-@pytest.mark.skipif(finding_model() is None, reason="the findings model does not exist yet")
 def test_the_latest_critical_and_warning_findings_are_listed_critical_first(admin_client):
-    Finding = finding_model()
     run = execution(ExecutionStatus.COMPLETED)
     common = dict(execution=run, connection=run.task.connection, count=3, first_seen=run.created_at)
     Finding.objects.create(severity="critical", category="checksum", message="invalid page in block 7", **common)

@@ -15,8 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reviewer.celery import app as celery_app
-from reviewer.dashboard import finding_model
-from tasks.models import ExecutionStatus, Task, TaskExecution, Trigger
+from tasks.models import ExecutionStatus, Finding, Task, TaskExecution, Trigger
 from tasks.tests.factories import TaskExecutionFactory, TaskFactory
 from testing.network import free_port
 
@@ -226,10 +225,9 @@ def test_a_running_run_reloads_itself_and_says_how_long_it_usually_takes(admin_c
     assert "usually 10 minutes" in page
 
 
-@pytest.mark.skipif(finding_model() is None, reason="the findings model does not exist yet")
 def test_the_run_page_lists_its_findings(admin_client):
     run = finished(TaskFactory())
-    finding_model().objects.create(
+    Finding.objects.create(
         execution=run,
         connection=run.task.connection,
         severity="critical",
