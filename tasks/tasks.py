@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from tasks.heartbeat import heartbeat
+from tasks.models import TaskExecution
 from tasks.runner import claim_execution, run_claimed_execution
 
 logger = logging.getLogger(__name__)
@@ -19,7 +20,10 @@ def run_execution(execution_id: int) -> None:
         logger.info("execution %s not pending; message ignored", execution_id)
         return
     with heartbeat(execution_id):
-        run_claimed_execution(execution_id)
+        try:
+            run_claimed_execution(execution_id)
+        except TaskExecution.DoesNotExist:
+            logger.info("execution %s deleted while it ran", execution_id)
 
 
 @shared_task(name="tasks.dispatch_due_tasks", ignore_result=True)
