@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
 from tasks.models import ExecutionStatus, TaskExecution, Trigger
 from tasks.scheduler import dispatch_due_tasks
 from tasks.tests.factories import TaskFactory
+from testing.worker import ROOT, database_url_for_test_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,3 +108,28 @@ def test_two_dispatchers_racing_create_exactly_one_run_per_due_slot():
             thread.join(timeout=60)
         assert len(created[0]) + len(created[1]) == len(tasks), f"round {round_number}: {created}"
     assert TaskExecution.objects.filter(trigger=Trigger.SCHEDULED).count() == rounds * len(tasks)
+
+
+def test_two_dispatcher_processes_create_exactly_one_run_per_due_slot():
+    """Two beat-driven dispatchers in their own processes, as with two beat processes."""
+    tasks = [TaskFactory(schedule="0 * * * *") for _ in range(20)]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_test_db(),
+        "REDIS_URL": settings.CELERY_BROKER_URL,
+        "CACHE_URL": settings.CACHE_URL,
+    }
+    code = "from tasks.scheduler import dispatch_due_tasks; print('dispatched', len(dispatch_due_tasks()))"
+    for _ in range(3):
+        type(tasks[0]).objects.filter(pk__in=[t.pk for t in tasks]).update(next_run_at=timezone.now())
+        before = TaskExecution.objects.count()
+        dispatchers = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        outputs = [proc.communicate(timeout=120)[0] for proc in dispatchers]
+        counts = [int(line.split()[1]) for out in outputs for line in out.splitlines() if line.startswith("dispatched")]
+        assert len(counts) == 2 and sum(counts) == len(tasks), outputs
+        assert TaskExecution.objects.count() - before == len(tasks)
