@@ -59,27 +59,17 @@ def main() -> None:
     try:
         ConnectionStatus.objects.all().delete()
         Connection.objects.all().delete()
+        targets = [("healthy", cluster.port)] * (TOTAL - dead_count) + [("dead", hole.port) for hole in holes]
         rows = [
             Connection(
-                name=f"healthy-{i}",
+                name=f"{kind}-{i}",
                 host="127.0.0.1",
-                port=cluster.port,
+                port=port,
                 database="postgres",
                 username="postgres",
                 connect_timeout=timeout,
             )
-            for i in range(TOTAL - dead_count)
-        ]
-        rows += [
-            Connection(
-                name=f"dead-{i}",
-                host="127.0.0.1",
-                port=hole.port,
-                database="postgres",
-                username="postgres",
-                connect_timeout=timeout,
-            )
-            for i, hole in enumerate(holes)
+            for i, (kind, port) in enumerate(targets)
         ]
         Connection.objects.bulk_create(rows)
 

@@ -5,16 +5,6 @@ from __future__ import annotations
 from celery import shared_task
 
 from connections.fleet import probe_fleet
-from connections.models import Connection
-from connections.status import record_probe
-
-
-@shared_task(name="connections.probe_connection", ignore_result=True)
-def probe_connection(connection_id: int) -> None:
-    connection = Connection.objects.filter(pk=connection_id, is_active=True).first()
-    if connection is None:
-        return  # deleted or deactivated since the message was sent
-    record_probe(connection)
 
 
 @shared_task(name="connections.probe_fleet", ignore_result=True)
