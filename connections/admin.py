@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
@@ -23,9 +23,9 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from connections.fleet import probe_connections
+from connections.health import ConnectionHealth, latest_status_column
 from connections.models import Connection, ConnectionStatus
 from connections.status import check_connection
-from monitoring.serializers import ConnectionHealth
 from reviewer import dashboard
 from tasks.models import TaskExecution
 
@@ -140,11 +140,6 @@ class HealthFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _latest_status(column: str) -> Subquery:
-    latest = ConnectionStatus.objects.filter(connection=OuterRef("pk")).order_by("-id")
-    return Subquery(latest.values(column)[:1])
-
-
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     """The registry; a connection's page opens on its health, history and latest reviews."""
@@ -189,10 +184,10 @@ class ConnectionAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                latest_is_healthy=_latest_status("is_healthy"),
-                latest_checked_at=_latest_status("checked_at"),
-                latest_response_time_ms=_latest_status("response_time_ms"),
-                latest_server_version=_latest_status("server_version"),
+                latest_is_healthy=latest_status_column("is_healthy"),
+                latest_checked_at=latest_status_column("checked_at"),
+                latest_response_time_ms=latest_status_column("response_time_ms"),
+                latest_server_version=latest_status_column("server_version"),
             )
         )
 

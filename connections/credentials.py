@@ -11,33 +11,17 @@ stored, or put into an exception message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from connections.models import Connection
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """What to log in with; a None password lets libpq find one itself."""
-
-    username: str | None
-    password: str | None = field(default=None, repr=False)
-
-
-class CredentialsUnavailable(Exception):
-    """Credentials could not be obtained; the message is safe to show (no secret in it)."""
+from connections import vault
+from connections.login import Credentials
+from connections.models import Connection
 
 
 def credentials_for(connection: Connection) -> Credentials:
     """The username and password to connect with; raises CredentialsUnavailable (with a
     message safe to show) when Vault cannot provide them."""
-    if connection.vault_path or connection.vault_database_role:
-        from connections import vault
-
-        if connection.vault_path:
-            return vault.read_kv_credentials(connection.vault_path, default_username=connection.username)
+    if connection.vault_path:
+        return vault.read_kv_credentials(connection.vault_path, default_username=connection.username)
+    if connection.vault_database_role:
         return vault.issue_database_credentials(connection.vault_database_role)
     # libpq reads ~/.pgpass, PGPASSWORD and the service file itself when no password is given.
     return Credentials(username=connection.username or None)
@@ -46,6 +30,4 @@ def credentials_for(connection: Connection) -> Credentials:
 def forget_credentials(connection: Connection) -> None:
     """Stop reusing cached dynamic credentials of `connection` (the database rejected them)."""
     if connection.vault_database_role:
-        from connections import vault
-
         vault.forget_database_credentials(connection.vault_database_role)

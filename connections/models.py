@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from connections.durations import human_duration
+
 
 class SSLMode(models.TextChoices):
     DISABLE = "disable"
@@ -112,10 +114,4 @@ class ConnectionStatus(models.Model):
         age = ((now or timezone.now()) - self.checked_at).total_seconds()
         if age <= settings.PROBE_STALE_AFTER_SECONDS:
             return None
-        minutes = int(age // 60)
-        span = f"{minutes} minutes" if minutes != 1 else "1 minute"
-        if minutes >= 120:
-            span = f"{int(age // 3600)} hours"
-        if age >= 2 * 86400:
-            span = f"{int(age // 86400)} days"
-        return f"no probe result for {span}: are the probe worker and beat running?"
+        return f"no probe result for {human_duration(age)}: are the probe worker and beat running?"

@@ -16,7 +16,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
-from connections.credentials import CredentialsUnavailable, credentials_for, forget_credentials
+from connections.credentials import credentials_for, forget_credentials
+from connections.login import CredentialsUnavailable
 from connections.models import Connection
 from connections.session import connect_params
 

@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 from django.conf import settings
 
-from connections.credentials import Credentials, credentials_for
+from connections.credentials import credentials_for
+from connections.login import Credentials
 from connections.models import Connection
 
 # Kernel-level bound on unacknowledged data, so a peer that vanishes mid-query cannot hold a

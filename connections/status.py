@@ -40,7 +40,7 @@ def record_probe(connection: Connection) -> ConnectionStatus:
     return status
 
 
-def latest_status(connection: Connection) -> ConnectionStatus | None:
+def cached_status(connection: Connection) -> ConnectionStatus | None:
     """The newest stored probe result: from the cache, else the database (then cached)."""
     status = cache.get(cache_key(connection.id))
     if status is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from connections import retention
 from connections.fleet import probe_fleet
 
 
@@ -15,6 +16,4 @@ def probe_fleet_round() -> dict:
 
 @shared_task(name="connections.purge_status_history", ignore_result=True)
 def purge_status_history() -> int:
-    from connections.retention import purge_status_history as purge
-
-    return purge()
+    return retention.purge_status_history()

@@ -25,7 +25,7 @@ import hvac.exceptions
 import requests
 from django.conf import settings
 
-from connections.credentials import Credentials, CredentialsUnavailable
+from connections.login import Credentials, CredentialsUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -5,13 +5,12 @@ All output-only. Times go through `UtcTimestampField` ("2024-01-01T02:00:00Z").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from connections.models import Connection, ConnectionStatus
+from connections.models import ConnectionStatus
 from monitoring.formatting import utc_timestamp
 from tasks.models import ExecutionStatus, Finding, Severity, TaskExecution
 
@@ -53,36 +52,6 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "result",
             "error_message",
         ]
-
-
-@dataclass(frozen=True)
-class ConnectionHealth:
-    """A connection with its latest probe result, or None if it was never probed.
-
-    A result older than PROBE_STALE_AFTER_SECONDS is reported unhealthy, with an error
-    saying for how long no probe result has arrived.
-    """
-
-    connection: Connection
-    status: ConnectionStatus | None
-
-    @property
-    def stale(self) -> str | None:
-        return self.status.staleness_message() if self.status is not None else None
-
-    @property
-    def is_healthy(self) -> bool | None:
-        if self.status is None:
-            return None
-        return self.status.is_healthy and self.stale is None
-
-    @property
-    def error_message(self) -> str | None:
-        if self.status is None:
-            return None
-        if not self.status.is_healthy:
-            return self.status.error_message  # already unhealthy: its own error says more
-        return self.stale
 
 
 class ConnectionStatusSerializer(serializers.Serializer):

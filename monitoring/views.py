@@ -14,8 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from connections.health import ConnectionHealth
 from connections.models import Connection
-from connections.status import check_connection, latest_status, record_probe
+from connections.status import cached_status, check_connection, record_probe
 from monitoring import queries, schema
 from monitoring.params import (
     fits_in_bigint,
@@ -28,7 +29,6 @@ from monitoring.params import (
 )
 from monitoring.queries import since_filter
 from monitoring.serializers import (
-    ConnectionHealth,
     ConnectionStatusSerializer,
     ExecutionSerializer,
     FindingSerializer,
@@ -142,7 +142,7 @@ class ConnectionStatusDetail(MonitoringView):
     @schema.connection_status_detail
     def get(self, request: Request, connection_id: int) -> Response:
         connection = get_connection(connection_id)
-        status = latest_status(connection) or record_probe(connection)
+        status = cached_status(connection) or record_probe(connection)
         return Response(ConnectionStatusSerializer(ConnectionHealth(connection, status)).data)
 
 

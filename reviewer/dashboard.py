@@ -2,7 +2,7 @@
 
 Every function here costs a fixed number of queries, whatever the size of the fleet or of
 the history (tests assert it). Health is judged exactly as the monitoring API judges it
-(monitoring.serializers.ConnectionHealth): a latest probe older than PROBE_STALE_AFTER_SECONDS
+(connections.health.ConnectionHealth): a latest probe older than PROBE_STALE_AFTER_SECONDS
 counts as unhealthy, so a dead prober never looks like a healthy fleet.
 """
 
@@ -14,17 +14,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.admin import AdminSite
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.db.models.functions import TruncDate
 from django.http import HttpRequest
 from django.utils import timezone
 
+from connections.durations import human_duration
+from connections.health import ConnectionHealth, active_connections_health, unhealthy_since
 from connections.models import Connection, ConnectionStatus
-from monitoring.formatting import human_duration
-from monitoring.queries import active_connections_health, running_executions
-from monitoring.serializers import ConnectionHealth
 from reviewer.charts import DayUptime, Probe, executions_chart, format_percent, response_time_chart, uptime_chart
-from tasks.models import ExecutionStatus, Finding, TaskExecution
+from tasks.estimates import running_executions
+from tasks.models import ExecutionStatus, Finding, Severity, TaskExecution
 
 DASHBOARD_ROWS = 10  # rows per dashboard list; each links to the full, filterable changelist
 CHART_DAYS = 14
@@ -80,31 +80,6 @@ def fleet_health() -> FleetHealth:
     return fleet
 
 
-def unhealthy_since(connection_ids: list[int]) -> dict[int, datetime]:
-    """When each connection's current unhealthy streak began: the first probe after its
-    newest healthy one (or its first probe ever). One query for all of them.
-
-    Both lookups are index descents: the newest healthy row through the partial index on
-    healthy rows, the first row after it through the (connection_id, id) index.
-    """
-    if not connection_ids:
-        return {}
-    statuses = ConnectionStatus.objects.filter(connection=OuterRef("pk"))
-    last_healthy = statuses.filter(is_healthy=True).order_by("-id").values("id")[:1]
-    first_after = (
-        ConnectionStatus.objects.filter(connection=OuterRef("pk"), id__gt=OuterRef("last_healthy_id"))
-        .order_by("id")
-        .values("checked_at")[:1]
-    )
-    rows = (
-        Connection.objects.filter(pk__in=connection_ids)
-        .annotate(last_healthy_id=Coalesce(Subquery(last_healthy), 0))
-        .annotate(since=Subquery(first_after))
-        .values_list("pk", "since")
-    )
-    return dict(rows)
-
-
 def failed_recently(now: datetime, hours: int = 24) -> tuple[int, list[TaskExecution]]:
     """Executions that failed in the last `hours`: how many, and the newest few."""
     failed = TaskExecution.objects.filter(status=ExecutionStatus.FAILED, completed_at__gte=now - timedelta(hours=hours))
@@ -132,10 +107,16 @@ def executions_per_day(executions: QuerySet, now: datetime, days: int = CHART_DA
 
 def latest_findings(**filters: Any) -> list:
     """The newest critical and warning findings."""
-    findings = Finding.objects.filter(severity__in=["critical", "warning"], **filters)
-    # Critical before warning ("critical" < "warning"), newest first within each: the
-    # (severity, id) index serves it.
-    return list(findings.select_related("connection").order_by("severity", "-id")[:DASHBOARD_ROWS])
+    # Worst first, newest first within a severity. Each severity's newest rows are one
+    # (severity, id) index descent; only those few rows are sorted, never the whole table.
+    severities = Severity.at_least(Severity.WARNING)
+    newest = Q()
+    for severity in severities:
+        rows = Finding.objects.filter(severity=severity, **filters).order_by("-id").values("id")
+        newest |= Q(id__in=rows[:DASHBOARD_ROWS])
+    rank = Case(*(When(severity=severity, then=Value(severity.rank)) for severity in severities))
+    findings = Finding.objects.filter(newest).annotate(rank=rank).select_related("connection")
+    return list(findings.order_by("-rank", "-id")[:DASHBOARD_ROWS])
 
 
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:

@@ -7,7 +7,6 @@ read-only here; "Run now" goes through the same path as the API's POST execute.
 from __future__ import annotations
 
 import json
-import statistics
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -21,28 +20,16 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from connections.admin import RECENT_ROWS, ReadOnlyHistoryInline, badge, redirect_back, short_text, short_time
-from monitoring.formatting import human_duration
-from monitoring.queries import recent_durations
+from connections.durations import compact_duration, human_duration
 from reviewer import dashboard
 from reviewer.charts import executions_chart
+from tasks.estimates import usual_duration
 from tasks.models import Finding, Task, TaskExecution, Trigger
 from tasks.runner import QueueUnavailable, start_execution
 
 # A page showing an unfinished execution reloads itself this often: staff watch a run finish
 # without JavaScript.
 REFRESH_SECONDS = 3
-
-
-def _duration(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs} s"
 
 
 class ExecutionInline(ReadOnlyHistoryInline):
@@ -73,7 +60,7 @@ class ExecutionInline(ReadOnlyHistoryInline):
 
     @admin.display(description="duration")
     def duration(self, obj: TaskExecution) -> str | None:
-        return _duration(obj.duration_seconds)
+        return compact_duration(obj.duration_seconds)
 
     @admin.display(description="error message")
     def error(self, obj: TaskExecution) -> str:
@@ -161,10 +148,9 @@ class TaskAdmin(admin.ModelAdmin):
         """Schedule, next run, the last run, typical duration and runs per day: three queries."""
         now = timezone.now()
         days, counts = dashboard.executions_per_day(task.executions.all(), now)
-        durations = recent_durations({task.pk}).get(task.pk)
         return {
             "last_execution": task.executions.order_by("-id").first(),
-            "typical_duration": human_duration(statistics.median(durations)) if durations else None,
+            "typical_duration": usual_duration(task.pk),
             "executions_chart": executions_chart(days, counts, f"Runs per day, last {len(days)} days"),
             "can_run": self.has_run_permission(request),
             "now": now,
@@ -257,7 +243,7 @@ class TaskExecutionAdmin(admin.ModelAdmin):
 
     @admin.display(description="duration", ordering="duration_seconds")
     def duration(self, obj: TaskExecution) -> str | None:
-        return _duration(obj.duration_seconds)
+        return compact_duration(obj.duration_seconds)
 
     @admin.display(description="error message")
     def error(self, obj: TaskExecution) -> str:
@@ -278,7 +264,7 @@ class TaskExecutionAdmin(admin.ModelAdmin):
         panel = {
             "execution": execution,
             "now": now,
-            "duration": _duration(execution.duration_seconds),
+            "duration": compact_duration(execution.duration_seconds),
             "result_json": None if execution.result is None else json.dumps(execution.result, indent=2, sort_keys=True),
             "findings": None,
             "estimate": None,
@@ -286,8 +272,7 @@ class TaskExecutionAdmin(admin.ModelAdmin):
         }
         if not execution.is_finished:
             panel["refresh_seconds"] = REFRESH_SECONDS
-            durations = recent_durations({execution.task_id}).get(execution.task_id)
-            panel["estimate"] = human_duration(statistics.median(durations)) if durations else None
+            panel["estimate"] = usual_duration(execution.task_id)
             if execution.started_at:
                 panel["running_for"] = human_duration((now - execution.started_at).total_seconds())
         panel["findings"] = list(Finding.objects.filter(execution=execution).order_by("-id")[:100])

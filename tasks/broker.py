@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from reviewer.celery import app
+from celery import current_app
 
 BROKER_SCAN_LIMIT = 20_000
 REVIEWS_QUEUE = "reviews"
@@ -34,7 +34,7 @@ def _message_id(raw: bytes | str) -> str | None:
 
 def waiting_message_ids() -> set[str]:
     """Celery task ids of run messages queued or held (unacknowledged) by a worker."""
-    with app.connection_for_read() as conn:
+    with current_app.connection_for_read() as conn:
         client = conn.default_channel.client
         queued = client.lrange(REVIEWS_QUEUE, 0, BROKER_SCAN_LIMIT - 1)
         held = []

@@ -1,6 +1,6 @@
 """Declarative configuration: upsert connections and tasks by name from a YAML file.
 
-The file format is defined in spec/contract.md ("Declarative configuration"). The file is the
+The file format is described in docs/configuration.md. The file is the
 truth for every entry it lists: an optional key left out resets that field to its default (so
 removing `vault_path` from the file clears it). Entries the file does not list are left alone.
 
@@ -20,8 +20,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 
 from connections.models import Connection
-from tasks.models import Task
-from tasks.reviews import REVIEWS
+from tasks.models import Task, review_types
 
 SECTIONS = ("connections", "tasks")
 
@@ -204,8 +203,8 @@ def _plan_tasks(entries: list[dict[str, Any]], connections: dict[str, Plan | Non
                 problems.append(("name", "listed twice in `tasks`"))
             seen.add(name)
         task_type = entry.get("task_type")
-        if isinstance(task_type, str) and task_type not in REVIEWS:
-            implemented = ", ".join(sorted(REVIEWS))
+        if isinstance(task_type, str) and task_type not in review_types():
+            implemented = ", ".join(sorted(review_types()))
             problems.append(("task_type", f"unknown type {task_type!r}; implemented: {implemented}"))
         connection_name = entry.get("connection")
         connection = None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -9,20 +13,29 @@ from django.db import models
 from django.utils import timezone
 
 from connections.models import Connection
-from tasks.reviews import REVIEWS, task_type_choices
+from tasks.reviews.review import Review
+from tasks.schedule import cron_error, next_run_after
 
-MAX_TIMEOUT_SECONDS = 6 * 3600 - 600  # stays under the broker's visibility timeout
+# A run must end before the broker would hand its unacknowledged message to another worker.
+MAX_TIMEOUT_SECONDS = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] - 600
+
+
+def review_types() -> Mapping[str, Review]:
+    """The implemented review types, by name (tasks/reviews/registry.py, loaded by TasksConfig)."""
+    return apps.get_app_config("tasks").reviews
+
+
+def task_type_choices() -> list[tuple[str, str]]:
+    return [(name, review.label) for name, review in review_types().items()]
 
 
 def validate_task_type(value: str) -> None:
-    if value not in REVIEWS:
-        known = ", ".join(sorted(REVIEWS))
+    if value not in review_types():
+        known = ", ".join(sorted(review_types()))
         raise ValidationError(f"Unknown task type {value!r}; implemented types: {known}.")
 
 
 def validate_cron(value: str) -> None:
-    from tasks.schedule import cron_error
-
     error = cron_error(value)
     if error:
         raise ValidationError(error)
@@ -74,8 +87,6 @@ class Task(models.Model):
         """An edited schedule takes effect at once: the next slot follows the new one."""
         if getattr(self, "_saved_plan", None) == (self.schedule, self.is_active):
             return False
-        from tasks.schedule import next_run_after
-
         self.next_run_at = next_run_after(self.schedule, timezone.now()) if self.schedule and self.is_active else None
         self._saved_plan = (self.schedule, self.is_active)
         return True
@@ -83,6 +94,23 @@ class Task(models.Model):
     def clean(self) -> None:
         if not isinstance(self.config, dict):
             raise ValidationError({"config": "Config must be a JSON object."})
+        review = review_types().get(self.task_type)
+        if review is not None and (problems := review.config.problems(self.config)):
+            raise ValidationError({"config": problems})
+
+    @property
+    def review(self) -> Review:
+        """This task's review type (KeyError for a type no longer implemented)."""
+        return review_types()[self.task_type]
+
+    def review_config(self) -> dict[str, Any]:
+        """The config with the review type's defaults filled in; raises ValueError naming
+        every problem when it does not fit the type's schema (a row saved before a check
+        existed, or written around Task.clean())."""
+        problems = self.review.config.problems(self.config)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self.review.config.resolve(self.config)
 
 
 class ExecutionStatus(models.TextChoices):
@@ -138,9 +166,28 @@ class TaskExecution(models.Model):
 
 
 class Severity(models.TextChoices):
+    """How bad a finding is. Order by `rank`, never by the name."""
+
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for info, up to 2 for critical: compare severities with this."""
+        return SEVERITY_RANK[self]
+
+    @classmethod
+    def worst_first(cls) -> list[Severity]:
+        return sorted(cls, key=lambda severity: severity.rank, reverse=True)
+
+    @classmethod
+    def at_least(cls, minimum: str) -> list[Severity]:
+        """The severities as bad as `minimum` or worse, worst first."""
+        return [severity for severity in cls.worst_first() if severity.rank >= cls(minimum).rank]
+
+
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 class Finding(models.Model):

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from tasks import broker
 from tasks.models import ExecutionStatus, TaskExecution
 from tasks.runner import QueueUnavailable, fail_execution, publish_execution
 
@@ -78,10 +79,8 @@ def reap_lost_messages() -> int:
 
 
 def _waiting_message_ids() -> set[str] | None:
-    from tasks.broker import waiting_message_ids
-
     try:
-        return waiting_message_ids()
+        return broker.waiting_message_ids()
     except Exception as exc:  # redis/kombu connection errors of many types
         logger.warning("reaper cannot read the broker: %s", type(exc).__name__)
         return None

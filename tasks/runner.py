@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 import socket
 
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from tasks.models import ExecutionStatus, Task, TaskExecution, Trigger
-from tasks.reviews import ReviewFailed, review_for
+from tasks.reviews.review import ReviewFailed
 
 logger = logging.getLogger(__name__)
+
+# The Celery task that runs an execution (tasks/tasks.py), sent by name: the message is all
+# the runner needs to know of it.
+RUN_EXECUTION = "tasks.run_execution"
 
 # After the soft limit (the task's timeout) the review gets this long to clean up before the
 # worker kills its process.
@@ -39,11 +44,10 @@ def start_execution(task: Task, trigger: str = Trigger.MANUAL, user=None) -> Tas
 
 def publish_execution(execution: TaskExecution) -> None:
     """Put the execution's id on the reviews queue, with the task's time limits."""
-    from tasks.tasks import run_execution
-
     timeout = execution.task.timeout_seconds
     try:
-        message = run_execution.apply_async(
+        message = current_app.send_task(
+            RUN_EXECUTION,
             args=[execution.id],
             # A pooled connection may be dead after a Redis restart: retry on a fresh one, but
             # only briefly, so a real outage is reported in about a second, not hung on.
@@ -118,7 +122,7 @@ def run_claimed_execution(execution_id: int) -> None:
     execution = TaskExecution.objects.select_related("task", "task__connection").get(pk=execution_id)
     task = execution.task
     try:
-        result = review_for(task.task_type)(task, execution)
+        result = _run_review(task, execution)
     except SoftTimeLimitExceeded:
         fail_execution(execution_id, f"timed out after {task.timeout_seconds} s")
         return
@@ -131,3 +135,16 @@ def run_claimed_execution(execution_id: int) -> None:
         fail_execution(execution_id, f"internal error in the {task.task_type} review ({type(exc).__name__})")
         return
     finish_execution(execution_id, result)
+
+
+def _run_review(task: Task, execution: TaskExecution) -> dict:
+    """The task type's review, after its config is checked once more (a row may predate a rule)."""
+    try:
+        review = task.review
+    except KeyError:
+        raise ReviewFailed(f"unknown task type {task.task_type!r}") from None
+    try:
+        task.review_config()
+    except ValueError as exc:
+        raise ReviewFailed(f"config: {exc}") from None
+    return review.run(task, execution)

@@ -42,7 +42,7 @@ def test_it_never_purges_the_latest_status_of_a_connection():
 
 
 def test_it_works_through_more_rows_than_one_batch(monkeypatch):
-    monkeypatch.setattr("connections.retention.BATCH", 7)
+    monkeypatch.setattr("connections.retention.STATUS_BATCH", 7)
     connection = ConnectionFactory()
     for _ in range(30):
         add_status(connection, 45)

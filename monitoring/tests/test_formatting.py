@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from monitoring.formatting import human_duration, utc_timestamp
+from connections.durations import human_duration
+from monitoring.formatting import utc_timestamp
 
 
 def test_a_timestamp_is_utc_with_whole_seconds_and_a_trailing_z():

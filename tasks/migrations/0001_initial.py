@@ -3,7 +3,6 @@
 import django.core.validators
 import django.db.models.deletion
 import tasks.models
-import tasks.reviews
 from django.conf import settings
 from django.db import migrations, models
 
@@ -23,7 +22,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200, unique=True)),
-                ('task_type', models.CharField(choices=tasks.reviews.task_type_choices, max_length=50, validators=[tasks.models.validate_task_type])),
+                ('task_type', models.CharField(choices=tasks.models.task_type_choices, max_length=50, validators=[tasks.models.validate_task_type])),
                 ('schedule', models.CharField(blank=True, help_text="Cron, UTC, e.g. '0 2 * * *'. Blank = manual only.", max_length=100, validators=[tasks.models.validate_cron])),
                 ('is_active', models.BooleanField(default=True)),
                 ('config', models.JSONField(blank=True, default=dict, help_text='Task-type specific settings.')),

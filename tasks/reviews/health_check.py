@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connections.status import record_probe
-from tasks.reviews import ReviewFailed
+from tasks.reviews.review import ConfigSchema, Review, ReviewFailed
 
 
 def run(task, execution) -> dict[str, Any]:
@@ -18,3 +18,6 @@ def run(task, execution) -> dict[str, Any]:
         "response_time_ms": status.response_time_ms,
         "server_version": status.server_version,
     }
+
+
+REVIEW = Review(name="health_check", label="Health check", config=ConfigSchema(), run=run)

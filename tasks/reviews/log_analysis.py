@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from django.db import transaction
 
-from connections.credentials import CredentialsUnavailable
+from connections.login import CredentialsUnavailable
 from connections.probe import one_line_error
 from connections.session import open_session
 from tasks.logs.detectors import DEFAULTS, LogAnalyzer
@@ -24,38 +24,25 @@ from tasks.logs.files import analyze_files
 from tasks.logs.parser import make_parser
 from tasks.logs.prefix import LogFormatError, compile_prefix
 from tasks.models import Finding, LogCursor
-from tasks.reviews import ReviewFailed, log_server
+from tasks.reviews import log_server
+from tasks.reviews.log_cursor import release_cursor, save_positions, take_cursor
+from tasks.reviews.review import ConfigSchema, Option, Review, ReviewFailed
 
-OWN_KEYS = {"source", "path", "format", "log_line_prefix", "max_bytes_per_run"}
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 FORMATS = ("auto", "stderr", "csvlog", "jsonlog")
+THRESHOLDS = set(DEFAULTS)
 
 
 def run(task, execution) -> dict[str, Any]:
-    config = dict(task.config or {})
-    unknown = set(config) - OWN_KEYS - set(DEFAULTS)
-    if unknown:
-        raise ReviewFailed(f"unknown config key(s) {', '.join(sorted(unknown))} for log_analysis")
-    source = config.get("source", "server")
-    if source not in ("server", "file"):
-        raise ReviewFailed(f"config source must be 'server' or 'file', not {source!r}")
-    fmt = config.get("format", "auto")
-    if fmt not in FORMATS:
-        raise ReviewFailed(f"config format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    try:
-        analyzer = LogAnalyzer({key: value for key, value in config.items() if key in DEFAULTS})
-    except ValueError as exc:
-        raise ReviewFailed(f"config: {exc}") from None
-    max_bytes = int(config.get("max_bytes_per_run", DEFAULT_MAX_BYTES))
-
-    from tasks.reviews.log_cursor import release_cursor, save_positions, take_cursor
-
+    config = task.review_config()
+    source = config["source"]
+    analyzer = LogAnalyzer({key: value for key, value in config.items() if key in THRESHOLDS})
     cursor = take_cursor(task, execution, source)
     try:
         if source == "file":
-            read = _read_files(config, fmt, analyzer, cursor)
+            read = _read_files(config, analyzer, cursor)
         else:
-            read = _read_server(task, config, fmt, analyzer, cursor, max_bytes)
+            read = _read_server(task, config, analyzer, cursor)
         outcome = analyzer.finish()
         with transaction.atomic():
             _store_findings(task, execution, outcome.findings)
@@ -76,12 +63,36 @@ def run(task, execution) -> dict[str, Any]:
     return result
 
 
-def _read_files(config: dict, fmt: str, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
-    path = config.get("path")
-    if not path:
-        raise ReviewFailed("the file source needs config path: a file or glob on the worker host")
-    fmt = "stderr" if fmt == "auto" else fmt
-    prefix = config.get("log_line_prefix", "%m [%p] ") if fmt == "stderr" else None
+def _check(config: dict[str, Any]) -> list[str]:
+    """Rules across keys, checked when the task is saved."""
+    problems = []
+    if config["source"] == "file" and not config["path"]:
+        problems.append("the file source needs config path: a file or glob on the worker host")
+    if config["source"] == "file" and config["format"] in ("auto", "stderr"):
+        try:
+            compile_prefix(config["log_line_prefix"])
+        except LogFormatError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+CONFIG = ConfigSchema(
+    Option("source", str, "server", choices=("server", "file"), help="Read the log through the connection, or files."),
+    Option("path", str, "", help="file source: a file or glob on the worker host, plain or .gz."),
+    Option("format", str, "auto", choices=FORMATS, help="auto = the most structured format the server writes."),
+    Option("log_line_prefix", str, "%m [%p] ", help="file source, stderr format: the server's log_line_prefix."),
+    Option("max_bytes_per_run", int, DEFAULT_MAX_BYTES, minimum=1, help="The rest is read by the next run."),
+    *(Option(key, float, default, minimum=0, help="Detector threshold.") for key, default in DEFAULTS.items()),
+    check=_check,
+)
+
+REVIEW = Review(name="log_analysis", label="Log analysis", config=CONFIG, run=run)
+
+
+def _read_files(config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
+    path = config["path"]
+    fmt = "stderr" if config["format"] == "auto" else config["format"]
+    prefix = config["log_line_prefix"] if fmt == "stderr" else None
     try:
         if prefix is not None:
             compile_prefix(prefix)
@@ -93,8 +104,9 @@ def _read_files(config: dict, fmt: str, analyzer: LogAnalyzer, cursor: LogCursor
     return {"positions": read.offsets, "bytes_read": read.bytes_read, "files": read.files, "format": fmt}
 
 
-def _read_server(task, config: dict, fmt: str, analyzer: LogAnalyzer, cursor: LogCursor, max_bytes: int) -> dict:
+def _read_server(task, config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
     connection = task.connection
+    fmt, max_bytes = config["format"], config["max_bytes_per_run"]
     try:
         session = open_session(connection, statement_timeout_s=max(30, task.timeout_seconds))
     except CredentialsUnavailable as exc:

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from tasks.models import ExecutionStatus, LogCursor, Task, TaskExecution
-from tasks.reviews import ReviewFailed
+from tasks.reviews.review import ReviewFailed
 
 
 def take_cursor(task: Task, execution: TaskExecution, source: str) -> LogCursor:

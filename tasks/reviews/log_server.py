@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import errors
 
-from tasks.reviews import ReviewFailed
+from tasks.reviews.review import ReviewFailed
 
 CHUNK_BYTES = 4 * 1024 * 1024
 FILE_SUFFIX = {"stderr": None, "csvlog": ".csv", "jsonlog": ".json"}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tasks.models import ExecutionStatus, Finding, LogCursor, TaskExecution
-from tasks.reviews import ReviewFailed
 from tasks.reviews.log_cursor import take_cursor
+from tasks.reviews.review import ReviewFailed
 from tasks.runner import claim_execution, run_claimed_execution
 from tasks.tests.factories import TaskExecutionFactory, TaskFactory
 
@@ -104,9 +104,9 @@ def test_csvlog_and_jsonlog_files_are_read_too(tmp_path):
     [
         ({"source": "file"}, "the file source needs config path"),
         ({"source": "file", "path": "/nonexistent/*.log"}, "no log file matches"),
-        ({"source": "ftp"}, "config source must be 'server' or 'file'"),
+        ({"source": "ftp"}, "config: source must be one of server, file, not 'ftp'"),
         ({"source": "file", "path": "x", "log_line_prefix": "%u@%d "}, "has no time"),
-        ({"colour": "blue"}, "unknown config key(s) colour"),
+        ({"colour": "blue"}, "config: unknown key(s) colour; valid keys: source, path, format"),
     ],
 )
 def test_a_bad_configuration_fails_with_a_readable_reason(config, message):

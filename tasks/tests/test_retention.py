@@ -21,7 +21,7 @@ def execution(task, status: str, age_days: float) -> TaskExecution:
 
 
 def test_it_purges_finished_executions_older_than_the_retention_period(monkeypatch):
-    monkeypatch.setattr("tasks.retention.BATCH", 3)
+    monkeypatch.setattr("tasks.retention.EXECUTION_BATCH", 3)
     task = TaskFactory()
     old = [execution(task, ExecutionStatus.COMPLETED, 40) for _ in range(4)]
     old += [execution(task, ExecutionStatus.FAILED, 35) for _ in range(3)]
