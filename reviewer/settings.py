@@ -223,11 +223,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["monitoring.permissions.ReadableByPolicy"],
+    "DEFAULT_PERMISSION_CLASSES": ["monitoring.api.permissions.ReadableByPolicy"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "monitoring.errors.json_exception_handler",
+    "EXCEPTION_HANDLER": "monitoring.api.errors.json_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -236,6 +236,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Task executions, connection health and running reviews of a PostgreSQL fleet.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["monitoring.api.schema.canonical_endpoints"],
 }
 
 LOGGING = {

@@ -6,24 +6,19 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from monitoring import errors
-from monitoring.legacy import legacy_redirect
-from monitoring.schema import SchemaView
-from monitoring.urls import documented_urlpatterns
+from monitoring.api import errors
+from monitoring.api.legacy import legacy_redirect
+from monitoring.api.schema import SchemaView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/monitoring/", include("monitoring.urls")),
-    # The document's own examples use /monitoring/...; it answers the same, without a redirect.
-    path("monitoring/", include("monitoring.urls", namespace="monitoring-alias")),
+    path("api/v1/monitoring/", include("monitoring.api.urls")),
+    # The documented curl examples use /monitoring/...; it answers the same, without a redirect.
+    path("monitoring/", include("monitoring.api.urls", namespace="monitoring-alias")),
     re_path(r"^api/monitoring(?P<rest>/.*)?$", legacy_redirect),
-    path(
-        "api/v1/schema/",
-        SchemaView.as_view(patterns=[path("api/v1/monitoring/", include(documented_urlpatterns))]),
-        name="schema",
-    ),
+    path("api/v1/schema/", SchemaView.as_view(), name="schema"),
     re_path(r"^(?:api|monitoring)(?:/.*)?$", errors.api_not_found),
 ]
 
-handler404 = "monitoring.errors.page_not_found"
-handler500 = "monitoring.errors.server_error"
+handler404 = "monitoring.api.errors.page_not_found"
+handler500 = "monitoring.api.errors.server_error"

@@ -6,17 +6,19 @@ import logging
 
 from django.test import RequestFactory
 
-from monitoring import errors, queries
+from connections import health
+from monitoring.api import errors
 from monitoring.tests.conftest import API, assert_json_error
+from tasks import estimates
 
 
 def test_an_unexpected_error_in_a_view_is_a_json_500_and_is_logged(reader, monkeypatch, caplog):
     def broken():
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(queries, "running_executions", broken)
+    monkeypatch.setattr(estimates, "running_executions", broken)
 
-    with caplog.at_level(logging.ERROR, logger="monitoring.errors"):
+    with caplog.at_level(logging.ERROR, logger="monitoring.api.errors"):
         response = reader.get(f"{API}/tasks/running")
 
     assert assert_json_error(response, 500) == "Internal server error."
@@ -26,7 +28,7 @@ def test_an_unexpected_error_in_a_view_is_a_json_500_and_is_logged(reader, monke
 
 def test_an_unexpected_error_is_json_even_with_debug_on(reader, monkeypatch, settings):
     settings.DEBUG = True
-    monkeypatch.setattr(queries, "active_connections_health", lambda: 1 / 0)
+    monkeypatch.setattr(health, "active_connections_health", lambda: 1 / 0)
 
     assert_json_error(reader.get(f"{API}/connections/status"), 500)
 
@@ -70,3 +72,24 @@ def test_the_django_500_handler_answers_json_on_api_paths_and_html_elsewhere():
     assert api.status_code == site.status_code == 500
     assert api["Content-Type"] == "application/json"
     assert site["Content-Type"].startswith("text/html")
+
+
+HUGE = "9" * 5000  # longer than Python's int-string conversion limit (4,300 digits)
+
+
+def test_an_id_longer_than_any_integer_matches_nothing(reader):
+    assert reader.get(f"{API}/tasks/executions", {"task_id": HUGE}).json() == []
+    assert reader.get(f"{API}/findings", {"connection_id": "-" + HUGE}).json() == []
+    assert_json_error(reader.get(f"{API}/tasks/{HUGE}/executions"), 404)
+    assert_json_error(reader.get(f"{API}/connections/{HUGE}/status"), 404)
+    assert_json_error(reader.get(f"{API}/tasks/executions/{HUGE}/findings"), 404)
+
+
+def test_a_limit_longer_than_any_integer_is_capped(reader):
+    assert reader.get(f"{API}/tasks/executions", {"limit": HUGE}).status_code == 200
+
+
+def test_a_since_that_overflows_in_utc_is_a_400(reader):
+    detail = assert_json_error(reader.get(f"{API}/tasks/executions", {"since": "0001-01-01T00:00:00+01:00"}), 400)
+
+    assert detail.startswith("since must be an ISO 8601 time")

@@ -1,6 +1,6 @@
 """The document's two alerting scripts, verbatim, run with bash + jq against a live server.
 
-The scripts in alerting/ are byte-for-byte the ones in monitoring-api.md; only their
+The scripts in alerting/ are byte-for-byte the ones in the README; only their
 `http://localhost:8000` is replaced by the live server's address. Reads are public
 (REVIEWER_PUBLIC_READ=true), as the contract requires for the scripts to work unchanged.
 """

@@ -1,4 +1,4 @@
-"""The legacy base /api/monitoring/ answers 308 to /api/v1/monitoring/ (contract.md)."""
+"""The legacy base /api/monitoring/ answers 308 to /api/v1/monitoring/, query string kept."""
 
 from __future__ import annotations
 

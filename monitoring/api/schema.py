@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, Polymorphic
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from monitoring.serializers import (
+from monitoring.api.serializers import (
     ConnectionStatusSerializer,
     ErrorSerializer,
     ExecutionSerializer,
@@ -147,6 +147,20 @@ connection_check = extend_schema(
     request=None,
     responses={200: CHECK_RESULT, 404: _error("Connection not found."), **ACTION_ERRORS},
 )
+
+
+CANONICAL_BASE = "/api/v1/monitoring/"
+
+
+def canonical_endpoints(endpoints: list[tuple]) -> list[tuple]:
+    """drf-spectacular preprocessing hook: describe each operation once, at its documented
+    path. The /monitoring/ alias and the trailing-slash forms answer identically and are
+    left out, so every operation has one stable operationId."""
+    return [
+        (path, path_regex, method, callback)
+        for path, path_regex, method, callback in endpoints
+        if path.startswith(CANONICAL_BASE) and not path.endswith("/")
+    ]
 
 
 class SchemaView(SpectacularAPIView):

@@ -1,4 +1,4 @@
-"""Who may call the monitoring API (contract.md, "Access")."""
+"""Who may call the monitoring API (docs/api.md, "Access")."""
 
 from __future__ import annotations
 

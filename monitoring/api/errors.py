@@ -1,4 +1,4 @@
-"""Every error on an API path is JSON: {"detail": "<human sentence>"} (contract.md).
+"""Every error on an API path is JSON: {"detail": "<human sentence>"}.
 
 DRF's own exceptions are rewritten to that shape; anything unexpected becomes a logged 500
 with a generic sentence (never a traceback). Django-level 404/500 (unknown paths, errors

@@ -1,18 +1,29 @@
-"""Response bodies of the monitoring API: the fields of monitoring-api.md, nothing more.
+"""Response bodies of the monitoring API: the documented fields, nothing more (docs/api.md).
 
 All output-only. Times go through `UtcTimestampField` ("2024-01-01T02:00:00Z").
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from connections.models import ConnectionStatus
-from monitoring.formatting import utc_timestamp
 from tasks.models import ExecutionStatus, Finding, Severity, TaskExecution
+
+
+def utc_timestamp(value: datetime | None) -> str | None:
+    """UTC, ISO 8601, whole seconds, trailing Z: "2024-01-01T02:00:00Z".
+
+    Exactly the form jq's `fromdateiso8601` accepts (no fraction, no offset), which alerting
+    scripts rely on. Fractions are truncated, not rounded, so a time is never written later
+    than it happened.
+    """
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "example": "2024-01-01T02:00:00Z"})

@@ -1,4 +1,4 @@
-"""Timestamps and estimated durations are written exactly as contract.md says."""
+"""Timestamps and estimated durations are written exactly as docs/api.md says."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from connections.durations import human_duration
-from monitoring.formatting import utc_timestamp
+from monitoring.api.serializers import utc_timestamp
 
 
 def test_a_timestamp_is_utc_with_whole_seconds_and_a_trailing_z():

@@ -1,0 +1,191 @@
+"""The monitoring API: four DRF viewsets, routed by monitoring/api/urls.py.
+
+Viewsets only read and call into `connections/` and `tasks/`; the shapes live in
+serializers.py, the query parameters in params.py, the OpenAPI description in schema.py.
+Every list is bounded (`limit`, at most API_LIMIT_MAX) and costs a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from connections import health
+from connections.models import Connection
+from connections.status import cached_status, check_connection, record_probe
+from monitoring.api import schema
+from monitoring.api.params import (
+    parse_category,
+    parse_choice,
+    parse_id,
+    parse_limit,
+    parse_since,
+    path_id,
+    since_filter,
+)
+from monitoring.api.serializers import (
+    ConnectionStatusSerializer,
+    ExecutionSerializer,
+    FindingSerializer,
+    RunningTaskSerializer,
+    check_result,
+)
+from tasks import estimates
+from tasks.models import ExecutionStatus, Finding, Severity, Task, TaskExecution, Trigger
+from tasks.runner import QueueUnavailable, start_execution
+
+# Ids in the URL are ASCII digits only; anything else matches no route and is a JSON 404.
+ID_PATTERN = "[0-9]+"
+
+
+class SpacedJSONRenderer(JSONRenderer):
+    """JSON with a space after `,` and `:`.
+
+    The documented health script runs `echo $RESPONSE` unquoted, so the shell splits and
+    glob-expands the body: compact JSON without spaces is one word `[...]`, a bracket glob
+    that a one-letter file in the script's directory would replace. Spaces keep every `[`
+    and `]` of the structure in separate words, where bash leaves them alone.
+    """
+
+    compact = False
+
+
+class MonitoringViewSet(viewsets.ViewSet):
+    renderer_classes = [SpacedJSONRenderer]
+    lookup_value_regex = ID_PATTERN
+    # An action that changes something names the permission it needs (ReadableByPolicy).
+    required_permission: str | None = None
+
+
+class QueueError(APIException):
+    status_code = 500
+    default_detail = "Could not queue the run."
+
+
+class TaskViewSet(MonitoringViewSet):
+    """A task's executions, running it now, and what is running."""
+
+    lookup_url_kwarg = "task_id"
+
+    def get_task(self, task_id: str) -> Task:
+        task = Task.objects.filter(pk=path_id(task_id)).first()
+        if task is None:
+            raise NotFound("Task not found.")
+        return task
+
+    @schema.task_execution_list
+    @action(detail=True, methods=["get"], url_path="executions", url_name="execution-list")
+    def executions(self, request: Request, task_id: str) -> Response:
+        """The newest executions of one task (404 if there is no such task)."""
+        limit = parse_limit(request, default=20)
+        task = self.get_task(task_id)
+        executions = TaskExecution.objects.filter(task=task).order_by("-id")[:limit]
+        return Response(ExecutionSerializer(executions, many=True).data)
+
+    @schema.task_execute
+    @action(detail=True, methods=["post"], required_permission="tasks.run_task")
+    def execute(self, request: Request, task_id: str) -> Response:
+        """Queue a run now, even if one is already running."""
+        task = self.get_task(task_id)
+        try:
+            execution = start_execution(task, trigger=Trigger.MANUAL, user=request.user)
+        except QueueUnavailable as exc:
+            # The execution row is already marked failed with this reason by the runner.
+            raise QueueError(f"Could not queue the run: {exc}") from exc
+        return Response({"message": "Task executed successfully", "execution_id": execution.id})
+
+    @schema.running_task_list
+    @action(detail=False, methods=["get"], url_path="running", url_name="running-list")
+    def running(self, request: Request) -> Response:
+        """Running executions with an estimate of how long they take."""
+        return Response(RunningTaskSerializer(estimates.running_executions(), many=True).data)
+
+
+class ExecutionViewSet(MonitoringViewSet):
+    """Executions of every task, newest first, and what one of them found."""
+
+    lookup_url_kwarg = "execution_id"
+
+    @schema.execution_list
+    def list(self, request: Request) -> Response:
+        """The newest executions, filtered by `task_id`, `status` and `since`."""
+        limit = parse_limit(request, default=50)
+        task_id = parse_id(request, "task_id")
+        status = parse_choice(request, "status", ExecutionStatus.values)
+        since = parse_since(request)
+        executions = TaskExecution.objects.order_by("-id")
+        if task_id is not None:
+            executions = executions.filter(task_id=task_id)
+        if status is not None:
+            executions = executions.filter(status=status)
+        if since is not None:
+            executions = executions.filter(since_filter(since))
+        return Response(ExecutionSerializer(executions[:limit], many=True).data)
+
+    @schema.execution_finding_list
+    @action(detail=True, methods=["get"], url_path="findings", url_name="finding-list")
+    def findings(self, request: Request, execution_id: str) -> Response:
+        """What one run found (404 if there is no such run)."""
+        limit = parse_limit(request, default=100)
+        execution_pk = path_id(execution_id)
+        if not TaskExecution.objects.filter(pk=execution_pk).exists():
+            raise NotFound("Execution not found.")
+        findings = Finding.objects.filter(execution_id=execution_pk).select_related("execution").order_by("-id")
+        return Response(FindingSerializer(findings[:limit], many=True).data)
+
+
+class ConnectionViewSet(MonitoringViewSet):
+    """The health of connections: the fleet, one connection, and a probe now."""
+
+    lookup_url_kwarg = "connection_id"
+
+    def get_connection(self, connection_id: str) -> Connection:
+        connection = Connection.objects.filter(pk=path_id(connection_id)).first()
+        if connection is None:
+            raise NotFound("Connection not found.")
+        return connection
+
+    @schema.connection_status_list
+    @action(detail=False, methods=["get"], url_path="status", url_name="status-list")
+    def fleet_status(self, request: Request) -> Response:
+        """Every active connection with its latest probe result."""
+        return Response(ConnectionStatusSerializer(health.active_connections_health(), many=True).data)
+
+    @schema.connection_status_detail
+    @action(detail=True, methods=["get"], url_path="status", url_name="status-detail")
+    def status(self, request: Request, connection_id: str) -> Response:
+        """The cached latest result, else a probe now."""
+        connection = self.get_connection(connection_id)
+        status = cached_status(connection) or record_probe(connection)
+        return Response(ConnectionStatusSerializer(health.ConnectionHealth(connection, status)).data)
+
+    @schema.connection_check
+    @action(detail=True, methods=["post"], required_permission="connections.check_connection")
+    def check(self, request: Request, connection_id: str) -> Response:
+        """Probe now (shared by concurrent callers)."""
+        connection = self.get_connection(connection_id)
+        return Response(check_result(check_connection(connection)))
+
+
+class FindingViewSet(MonitoringViewSet):
+    """What the reviews found, newest first."""
+
+    @schema.finding_list
+    def list(self, request: Request) -> Response:
+        """The newest findings, filtered by connection_id, severity and category."""
+        limit = parse_limit(request, default=50)
+        connection_id = parse_id(request, "connection_id")
+        severity = parse_choice(request, "severity", Severity.values)
+        category = parse_category(request)
+        findings = Finding.objects.select_related("execution").order_by("-id")
+        if connection_id is not None:
+            findings = findings.filter(connection_id=connection_id)
+        if severity is not None:
+            findings = findings.filter(severity=severity)
+        if category is not None:
+            findings = findings.filter(category=category)
+        return Response(FindingSerializer(findings[:limit], many=True).data)
