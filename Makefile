@@ -12,7 +12,7 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 	CACHE_URL=$${TEST_CACHE_URL:-redis://127.0.0.1:6379/14} \
 	REVIEWER_PUBLIC_READ=false
 
-.PHONY: run test lint system venv services migrate bench clean
+.PHONY: run test lint system venv services migrate clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -1,4 +1,4 @@
-"""Shared fixtures: real services only (see DESIGN.md)."""
+"""Shared fixtures: real services only (docs/development.md)."""
 
 from __future__ import annotations
 

@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_APPROLE_MOUNT = "approle"
-
 
 @dataclass(frozen=True)
 class VaultConfig:
@@ -45,7 +43,7 @@ class VaultConfig:
     namespace: str = ""
     cacert: str = ""
     timeout: int = 5
-    approle_mount: str = DEFAULT_APPROLE_MOUNT
+    approle_mount: str = "approle"
 
     @classmethod
     def from_settings(cls) -> VaultConfig | None:
@@ -61,7 +59,7 @@ class VaultConfig:
             namespace=getattr(settings, "VAULT_NAMESPACE", "") or "",
             cacert=getattr(settings, "VAULT_CACERT", "") or "",
             timeout=int(getattr(settings, "VAULT_TIMEOUT_SECONDS", 5) or 5),
-            approle_mount=getattr(settings, "VAULT_APPROLE_MOUNT", "") or DEFAULT_APPROLE_MOUNT,
+            approle_mount=settings.VAULT_APPROLE_MOUNT,
         )
 
     @property

@@ -209,6 +209,7 @@ VAULT_SECRET_ID = env_str("VAULT_SECRET_ID")
 VAULT_NAMESPACE = env_str("VAULT_NAMESPACE")
 VAULT_TIMEOUT_SECONDS = env_int("VAULT_TIMEOUT_SECONDS", 5, minimum=1)
 VAULT_CACERT = env_str("VAULT_CACERT")
+VAULT_APPROLE_MOUNT = env_str("VAULT_APPROLE_MOUNT", "approle")  # where AppRole auth is enabled
 
 # --- Probes -----------------------------------------------------------------------------------
 PROBE_DEFAULT_CONNECT_TIMEOUT = env_int("PROBE_CONNECT_TIMEOUT", 5, minimum=1)

@@ -97,9 +97,7 @@ def parse_since(request: Request) -> datetime | None:
         # A time near the ends of the calendar can overflow when moved to UTC.
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (ValueError, OverflowError):
-        raise ParseError(
-            f"since must be an ISO 8601 time such as 2024-01-01T02:00:00Z, not {_shown(raw)}."
-        ) from None
+        raise ParseError(f"since must be an ISO 8601 time such as 2024-01-01T02:00:00Z, not {_shown(raw)}.") from None
 
 
 def since_filter(since: datetime) -> Q:

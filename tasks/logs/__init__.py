@@ -20,12 +20,12 @@ findings model call into it. Modules:
                   statement, query; properties timestamp (datetime, tz-aware when the log names
                   a known zone), pid (int), line_no (int); text() renders it (bounded) for samples.
     detectors.py  LogAnalyzer(config: dict | None = None)
-                  .add(entry: LogEntry) / .add_all(entries: Iterable[LogEntry])  (add_all is faster)
+                  .add_all(entries: Iterable[LogEntry])
                   .finish() -> AnalysisResult
                   thresholds and bounds: detectors.DEFAULTS (unknown config keys are ignored,
                   bad values raise ValueError).
-    findings.py   Finding(severity, category, message, count, first_seen, last_seen, sample,
-                  database, user, details); AnalysisResult(findings: list[Finding], summary: dict)
+    findings.py   LogFinding(severity, category, message, count, first_seen, last_seen, sample,
+                  database, user, details); AnalysisResult(findings: list[LogFinding], summary: dict)
                   summary: analyzed_logs, issues_found, first_entry_at, last_entry_at,
                   categories {category: occurrences}, findings_by_severity, totals {queries,
                   query_time_ms, slow_queries, errors, errors_by_severity, errors_by_class,

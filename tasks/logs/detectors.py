@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from itertools import chain
 from typing import Any
 
-from tasks.logs.entry import LogEntry, parse_log_time
-from tasks.logs.findings import SEVERITIES, AnalysisResult, Finding
+from tasks.logs.entry import MESSAGE, RAW_TIME, SEVERITY, LogEntry, parse_log_time
+from tasks.logs.findings import SEVERITIES, AnalysisResult, LogFinding
 from tasks.logs.normalize import normalize_query
 from tasks.logs.sqlstates import class_name, infer_sqlstate
 
@@ -187,7 +187,9 @@ class LogAnalyzer:
     # --- feeding ---------------------------------------------------------------------------
 
     def add_all(self, entries: Iterable[LogEntry]) -> None:
-        """`add` for many entries, with the per-entry dispatch inlined (the hot loop)."""
+        """Account for entries, with the per-entry dispatch inlined (the hot loop: every name
+        it uses is a local)."""
+        severity_at, message_at = SEVERITY, MESSAGE
         duration = self._duration
         log = self._log
         error = self._error
@@ -197,28 +199,24 @@ class LogAnalyzer:
         if head is None:
             return
         if self.first_time is None:
-            self.first_time = head[0]
+            self.first_time = head[RAW_TIME]
         count = 0
         entry = head
         for entry in chain((head,), it):
             count += 1
-            severity = entry[8]
+            severity = entry[severity_at]
             if severity == "LOG":
-                message = entry[10]
+                message = entry[message_at]
                 if message.startswith("duration: "):
                     duration(entry, message)
                 else:
                     log(entry, message)
             elif severity == "ERROR" or severity == "FATAL" or severity == "PANIC":
-                error(entry, severity, entry[10])
+                error(entry, severity, entry[message_at])
             elif severity == "WARNING":
-                warning(entry, entry[10])
-        self.last_time = entry[0]
+                warning(entry, entry[message_at])
+        self.last_time = entry[RAW_TIME]
         self.entries += count
-
-    def add(self, entry: LogEntry) -> None:
-        """Account for one entry."""
-        self.add_all((entry,))
 
     def _duration(self, entry: LogEntry, message: str) -> None:
         # "duration: 12.345 ms  statement: SELECT ..." / "...  execute <name>: ..." / bare "duration: 1.2 ms"
@@ -437,18 +435,18 @@ def _time(raw: str | None):
 
 
 class _FindingBuilder:
-    """Turns the analyzer's groups into Finding rows."""
+    """Turns the analyzer's groups into LogFindings (stored as Finding rows by the review)."""
 
     def __init__(self, analyzer: LogAnalyzer) -> None:
         self.a = analyzer
         self.cfg = analyzer.config
-        self.out: list[Finding] = []
+        self.out: list[LogFinding] = []
 
     def emit(self, group: _Group, severity: str, category: str, message: str, **details: Any) -> None:
         if not group.count:
             return
         self.out.append(
-            Finding(
+            LogFinding(
                 severity=severity,
                 category=category,
                 message=message,
@@ -462,7 +460,7 @@ class _FindingBuilder:
             )
         )
 
-    def build(self) -> list[Finding]:
+    def build(self) -> list[LogFinding]:
         a = self.a
         self.slow_queries()
         for (severity, state), group in a.errors_by_state.groups.items():

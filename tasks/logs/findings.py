@@ -10,7 +10,7 @@ SEVERITIES = ("info", "warning", "critical")
 
 
 @dataclass
-class Finding:
+class LogFinding:
     """One problem found in the log, with how often and when it happened and one sample entry."""
 
     severity: str  # "info" | "warning" | "critical"
@@ -36,7 +36,7 @@ class Finding:
 class AnalysisResult:
     """Findings ordered by severity (critical first) then count, and the summary counts."""
 
-    findings: list[Finding]
+    findings: list[LogFinding]
     summary: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:

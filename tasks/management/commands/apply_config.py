@@ -9,7 +9,7 @@ from tasks.config_file import ConfigError, Tally, apply_config, load_config
 
 class Command(BaseCommand):
     help = (
-        "Create or update connections and tasks, by name, from a YAML file (format: spec/contract.md). "
+        "Create or update connections and tasks, by name, from a YAML file (format: docs/configuration.md). "
         "The file is applied in one transaction or not at all."
     )
 
