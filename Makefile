@@ -6,11 +6,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-# The test suite runs on PostgreSQL, with its own Redis databases for broker and cache.
+# The test suite runs on PostgreSQL, with its own Redis databases for broker and cache, and
+# with DEBUG off as in production, served over plain http on loopback.
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/reviewer} \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/13} \
 	CACHE_URL=$${TEST_CACHE_URL:-redis://127.0.0.1:6379/14} \
-	REVIEWER_PUBLIC_READ=false
+	REVIEWER_PUBLIC_READ=false \
+	DJANGO_DEBUG=false DJANGO_SECRET_KEY=test-suite-only-not-a-secret \
+	DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost,testserver \
+	DJANGO_SECURE_SSL_REDIRECT=false DJANGO_SECURE_COOKIES=false DJANGO_HSTS_SECONDS=0
+
+# `make run` is the local default: DEBUG on (admin static files, dev secret key, any host).
+RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true}
 
 .PHONY: run test lint system venv services migrate clean
 
@@ -30,7 +37,7 @@ services:
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(PY) manage.py makemigrations --check --dry-run
+	$(RUN_ENV) $(PY) manage.py makemigrations --check --dry-run
 
 test: system venv
 	@$(TEST_ENV) scripts/ensure-services.sh
@@ -39,10 +46,10 @@ test: system venv
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 migrate: venv services
-	$(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
 
 run: system venv services migrate
-	@PORT=$(PORT) scripts/run.sh
+	@$(RUN_ENV) PORT=$(PORT) scripts/run.sh
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles

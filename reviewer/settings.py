@@ -51,7 +51,9 @@ def redis_url_with_db(url: str, db: int) -> str:
     return urlunparse(parts._replace(path=f"/{db}"))
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Off unless asked for: a debug page shows settings (the DATABASE_URL with its password) to
+# anyone who can provoke an error. `make run` turns it on for the local default.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
@@ -60,6 +62,23 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = [h.strip() for h in env_str("DJANGO_ALLOWED_HOSTS", "*" if DEBUG else "").split(",") if h.strip()]
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS is required when DJANGO_DEBUG is false")
+
+# --- HTTPS (production: behind a TLS-terminating proxy; `check --deploy` is clean) ----------
+# Every default is the secure one outside DEBUG; each can be relaxed for a deployment that
+# knows why (e.g. DJANGO_SECURE_SSL_REDIRECT=false when the proxy redirects itself).
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    # The proxy terminates TLS and says so in X-Forwarded-Proto; only trust it behind one.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("DJANGO_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
+# Submitting a domain to the browsers' HSTS preload list is its owner's decision, not this
+# service's: the preload warning is silenced, DJANGO_HSTS_PRELOAD=true opts in.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -113,10 +132,18 @@ WSGI_APPLICATION = "reviewer.wsgi.application"
 # zero-configuration local default so one person can try the service with nothing installed.
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # Persistent connections are one per worker process under gunicorn's sync workers (the
+    # documented deployment), so 60 s reuse is bounded by the number of workers. The
+    # development server runs a thread per request, and each thread would keep its own idle
+    # connection: there (DEBUG) connections close after each request unless told otherwise.
+    CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 0 if DEBUG else 60)
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # An unreachable application database fails a request or a task, it does not hang it.
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", 10)
+        # Names the service's own sessions in pg_stat_activity.
+        options.setdefault("application_name", env_str("DATABASE_APPLICATION_NAME", "postgresql-reviewer-app"))
 else:
     DATABASES = {
         "default": {

@@ -20,5 +20,6 @@ urlpatterns = [
     re_path(r"^(?:api|monitoring)(?:/.*)?$", errors.api_not_found),
 ]
 
+handler400 = "monitoring.api.errors.bad_request"
 handler404 = "monitoring.api.errors.page_not_found"
 handler500 = "monitoring.api.errors.server_error"

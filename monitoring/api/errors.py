@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 API_PREFIXES = ("/api/", "/monitoring/")
 INTERNAL_ERROR = "Internal server error."
+BAD_REQUEST = "Bad request: the server refused to read it (a bad Host header, or too many parameters)."
 NOT_FOUND = "Not found."
 
 
@@ -41,6 +43,10 @@ def _sentence(data: Any) -> str:
 
 def json_exception_handler(exc: Exception, context: dict) -> Response:
     """DRF's EXCEPTION_HANDLER: DRF's answer in the {"detail"} shape, or a JSON 500."""
+    if isinstance(exc, SuspiciousOperation):
+        # A request Django refuses to read (too many parameters, a bad Host): the client's
+        # fault, said in one sentence, never a 500.
+        return Response({"detail": BAD_REQUEST}, status=status.HTTP_400_BAD_REQUEST)
     response = exception_handler(exc, context)
     if response is None:
         # Not an API exception: a bug or a failing dependency. The traceback goes to the log,
@@ -56,6 +62,13 @@ def json_exception_handler(exc: Exception, context: dict) -> Response:
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """The catch-all under /api/ and /monitoring/: JSON 404 whatever DEBUG says."""
     return JsonResponse({"detail": NOT_FOUND}, status=404)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400: JSON on API paths, Django's plain page elsewhere."""
+    if is_api_path(request.path):
+        return JsonResponse({"detail": BAD_REQUEST}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -12,6 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, Polymorphic
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
+from monitoring.api.params import CATEGORY
 from monitoring.api.serializers import (
     ConnectionStatusSerializer,
     ErrorSerializer,
@@ -42,7 +43,7 @@ BAD_PARAMETER = {400: _error("A malformed query parameter.")}
 def _limit(default: int) -> OpenApiParameter:
     return OpenApiParameter(
         "limit",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1},
         OpenApiParameter.QUERY,
         description=f"Decimal digits, at least 1; default {default}; values above 1000 are capped at 1000. "
         "Anything else answers 400.",
@@ -50,7 +51,12 @@ def _limit(default: int) -> OpenApiParameter:
 
 
 def _path_id(name: str) -> OpenApiParameter:
-    return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.PATH, description="A non-integer is a 404.")
+    return OpenApiParameter(
+        name,
+        {"type": "integer", "minimum": 0},
+        OpenApiParameter.PATH,
+        description="Decimal digits; anything else is a 404, as is an id no row has.",
+    )
 
 
 TASK_ID_FILTER = OpenApiParameter(
@@ -201,7 +207,7 @@ finding_list = extend_schema(
         ),
         OpenApiParameter(
             "category",
-            OpenApiTypes.STR,
+            {"type": "string", "pattern": f"^{CATEGORY.pattern}$", "maxLength": 50},
             OpenApiParameter.QUERY,
             description="Only findings of this category (deadlock, slow_query, auth_failure, error, ...).",
         ),

@@ -306,7 +306,8 @@ def test_it_rejects_a_missing_file(tmp_path):
 
 def test_it_fails_with_a_non_zero_exit_code_and_the_error_on_stderr(write):
     path = write(CONTRACT_EXAMPLE.replace("task_type: health_check", "task_type: foo"))
-    env = {"DATABASE_URL": database_url_for_test_db(), "PATH": "/usr/bin:/bin"}
+    # As a person runs it locally, beside `make run` (which sets DJANGO_DEBUG=true).
+    env = {"DATABASE_URL": database_url_for_test_db(), "PATH": "/usr/bin:/bin", "DJANGO_DEBUG": "true"}
 
     proc = subprocess.run(
         [sys.executable, "manage.py", "apply_config", str(path)],

@@ -93,3 +93,21 @@ def test_a_since_that_overflows_in_utc_is_a_400(reader):
     detail = assert_json_error(reader.get(f"{API}/tasks/executions", {"since": "0001-01-01T00:00:00+01:00"}), 400)
 
     assert detail.startswith("since must be an ISO 8601 time")
+
+
+def test_more_parameters_than_django_reads_is_a_json_400_even_anonymously(anonymous, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+    query = "&".join(f"p{n}=1" for n in range(101))
+
+    detail = assert_json_error(anonymous.get(f"{API}/tasks/executions?{query}"), 400)
+
+    assert "too many parameters" in detail
+
+
+def test_a_bad_host_header_is_a_json_400_on_api_paths_and_a_plain_page_elsewhere(client):
+    api = client.get(f"{API}/tasks/executions", HTTP_HOST="evil.example")
+    page = client.get("/admin/login/", HTTP_HOST="evil.example")
+
+    assert_json_error(api, 400)
+    assert page.status_code == 400
+    assert b"Traceback" not in page.content and b"DATABASE" not in page.content
