@@ -62,7 +62,7 @@ if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS is required when DJANGO_DEBUG is false")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "monitoring.apps.ConsoleAdminConfig",  # django.contrib.admin, with the console as its site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
