@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest
 from django.utils import timezone
@@ -30,6 +30,7 @@ from monitoring.console.charts import (
     response_time_chart,
     uptime_chart,
 )
+from monitoring.console.kit import severity_rank
 from tasks.estimates import running_executions
 from tasks.models import ExecutionStatus, Finding, Severity, TaskExecution
 
@@ -121,8 +122,7 @@ def latest_findings(**filters: Any) -> list:
     for severity in severities:
         rows = Finding.objects.filter(severity=severity, **filters).order_by("-id").values("id")
         newest |= Q(id__in=rows[:DASHBOARD_ROWS])
-    rank = Case(*(When(severity=severity, then=Value(severity.rank)) for severity in severities))
-    findings = Finding.objects.filter(newest).annotate(rank=rank).select_related("connection")
+    findings = Finding.objects.filter(newest).annotate(rank=severity_rank()).select_related("connection")
     return list(findings.order_by("-rank", "-id")[:DASHBOARD_ROWS])
 
 

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from monitoring.console.kit import ReadOnlyRecordsMixin, badge, short_text
+from monitoring.console.kit import ReadOnlyRecordsMixin, badge, severity_rank, short_text
 from tasks.models import Finding
 
 
@@ -43,7 +43,7 @@ class FindingAdmin(ReadOnlyRecordsMixin, admin.ModelAdmin):
     ]
     exclude = ["details"]
 
-    @admin.display(description="severity", ordering="severity")
+    @admin.display(description="severity", ordering=severity_rank())
     def severity_badge(self, obj: Finding) -> str:
         return badge(obj.severity)
 

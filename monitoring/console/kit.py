@@ -1,10 +1,11 @@
 """The small kit the console's admin pages share: status badges, short cells, the way back
-after a button, bounded read-only history inlines, and the permissions of read-only records."""
+after a button, bounded read-only history inlines, the permissions of read-only records, and
+severity ranked in SQL."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.utils import timezone
@@ -12,6 +13,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
+
+from tasks.models import Severity
 
 RECENT_ROWS = 20  # history shown on a detail page; the full history is one click away
 
@@ -45,6 +48,13 @@ def short_text(text: str | None, length: int = 80) -> str:
 def short_time(value) -> str:
     """ "Nov 28, 16:49:05" in the site's time zone: compact enough for a history table."""
     return "-" if value is None else date_format(timezone.localtime(value), "M d, H:i:s")
+
+
+def severity_rank() -> Case:
+    """Severity.rank as an SQL expression, to order findings by how bad they are (never by the
+    severity's name, which would put "info" between "critical" and "warning")."""
+    ranks = (When(severity=severity, then=Value(severity.rank)) for severity in Severity)
+    return Case(*ranks, output_field=IntegerField())
 
 
 def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:
