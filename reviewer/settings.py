@@ -81,7 +81,7 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("DJANGO_CSRF_TRUSTED_ORIGINS"
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "monitoring.apps.ConsoleAdminConfig",  # django.contrib.admin, with the console as its site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

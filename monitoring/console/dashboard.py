@@ -1,4 +1,5 @@
-"""What the staff pages read: the admin index dashboard and the history panels.
+"""What the console's pages read: the fleet dashboard (the admin index, see site.py) and the
+history panels of the connection and task pages.
 
 Every function here costs a fixed number of queries, whatever the size of the fleet or of
 the history (tests assert it). Health is judged exactly as the monitoring API judges it
@@ -13,8 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.contrib.admin import AdminSite
-from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest
 from django.utils import timezone
@@ -22,7 +22,15 @@ from django.utils import timezone
 from connections.durations import human_duration
 from connections.health import ConnectionHealth, active_connections_health, unhealthy_since
 from connections.models import Connection, ConnectionStatus
-from reviewer.charts import DayUptime, Probe, executions_chart, format_percent, response_time_chart, uptime_chart
+from monitoring.console.charts import (
+    DayUptime,
+    Probe,
+    executions_chart,
+    format_percent,
+    response_time_chart,
+    uptime_chart,
+)
+from monitoring.console.kit import severity_rank
 from tasks.estimates import running_executions
 from tasks.models import ExecutionStatus, Finding, Severity, TaskExecution
 
@@ -114,8 +122,7 @@ def latest_findings(**filters: Any) -> list:
     for severity in severities:
         rows = Finding.objects.filter(severity=severity, **filters).order_by("-id").values("id")
         newest |= Q(id__in=rows[:DASHBOARD_ROWS])
-    rank = Case(*(When(severity=severity, then=Value(severity.rank)) for severity in severities))
-    findings = Finding.objects.filter(newest).annotate(rank=rank).select_related("connection")
+    findings = Finding.objects.filter(newest).annotate(rank=severity_rank()).select_related("connection")
     return list(findings.order_by("-rank", "-id")[:DASHBOARD_ROWS])
 
 
@@ -177,24 +184,3 @@ def connection_history(connection: Connection, window: str, now: datetime) -> di
         "uptime_7d": uptime_7d,
         "uptime_7d_text": format_percent(uptime_7d.percent),
     }
-
-
-def install(site: AdminSite) -> None:
-    """Make the admin index the dashboard.
-
-    The site's index view is looked up when its URLs are built, so wrapping it here (at
-    admin autodiscovery, before the URLconf loads) keeps admin_view's staff-only check.
-    """
-    if getattr(site, "_reviewer_dashboard", False):
-        return
-    plain_index = site.index
-
-    def index(request: HttpRequest, extra_context: dict | None = None):
-        return plain_index(request, extra_context={**dashboard_context(request), **(extra_context or {})})
-
-    site.index = index
-    site.index_template = "admin/reviewer_dashboard.html"
-    site.site_header = "PostgreSQL Reviewer"
-    site.site_title = "PostgreSQL Reviewer"
-    site.index_title = "Fleet overview"
-    site._reviewer_dashboard = True

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from reviewer.charts import (
+from monitoring.console.charts import (
     MAX_LINE_POINTS,
     DayUptime,
     Probe,

@@ -1,4 +1,4 @@
-"""Admin for review tasks and their executions.
+"""The console's pages for review tasks and their executions.
 
 Executions are written by the execution lifecycle (tasks/runner.py) only, so they are
 read-only here; "Run now" goes through the same path as the API's POST execute.
@@ -19,10 +19,18 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from connections.admin import RECENT_ROWS, ReadOnlyHistoryInline, badge, redirect_back, short_text, short_time
 from connections.durations import compact_duration, human_duration
-from reviewer import dashboard
-from reviewer.charts import executions_chart
+from monitoring.console import dashboard
+from monitoring.console.charts import executions_chart
+from monitoring.console.kit import (
+    RECENT_ROWS,
+    ReadOnlyHistoryInline,
+    ReadOnlyRecordsMixin,
+    badge,
+    redirect_back,
+    short_text,
+    short_time,
+)
 from tasks.estimates import usual_duration
 from tasks.models import Finding, Task, TaskExecution, Trigger
 from tasks.runner import QueueUnavailable, start_execution
@@ -195,7 +203,7 @@ class TaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(TaskExecution)
-class TaskExecutionAdmin(admin.ModelAdmin):
+class TaskExecutionAdmin(ReadOnlyRecordsMixin, admin.ModelAdmin):
     """Execution history: written by the runner only, so read-only here."""
 
     list_display = [
@@ -277,69 +285,3 @@ class TaskExecutionAdmin(admin.ModelAdmin):
                 panel["running_for"] = human_duration((now - execution.started_at).total_seconds())
         panel["findings"] = list(Finding.objects.filter(execution=execution).order_by("-id")[:100])
         return panel
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
-
-
-@admin.register(Finding)
-class FindingAdmin(admin.ModelAdmin):
-    """What reviews found: written by the reviews only, so read-only here."""
-
-    list_display = ["id", "severity_badge", "category", "summary", "connection", "count", "last_seen", "run"]
-    list_display_links = ["id"]
-    list_filter = ["severity", "category", "connection"]
-    list_select_related = ["connection"]
-    search_fields = ["message", "sample", "database", "user"]
-    date_hierarchy = "created_at"
-    # One row per finding per run: skip the unfiltered COUNT(*) on every page.
-    show_full_result_count = False
-    ordering = ["-id"]
-    readonly_fields = [
-        "execution",
-        "connection",
-        "severity",
-        "category",
-        "message",
-        "count",
-        "first_seen",
-        "last_seen",
-        "database",
-        "user",
-        "sample",
-        "details_json",
-        "created_at",
-    ]
-    exclude = ["details"]
-
-    @admin.display(description="severity", ordering="severity")
-    def severity_badge(self, obj: Finding) -> str:
-        return badge(obj.severity)
-
-    @admin.display(description="message")
-    def summary(self, obj: Finding) -> str:
-        return short_text(obj.message)
-
-    @admin.display(description="run", ordering="execution_id")
-    def run(self, obj: Finding) -> str:
-        url = reverse("admin:tasks_taskexecution_change", args=[obj.execution_id])
-        return format_html('<a href="{}">#{}</a>', url, obj.execution_id)
-
-    @admin.display(description="details")
-    def details_json(self, obj: Finding) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.details, indent=2, sort_keys=True))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser

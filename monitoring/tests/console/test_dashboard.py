@@ -10,9 +10,10 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from django.utils import timezone
 
+from connections.health import unhealthy_since
 from connections.models import Connection, ConnectionStatus
 from connections.tests.factories import ConnectionFactory
-from reviewer.dashboard import executions_per_day, fleet_health, unhealthy_since
+from monitoring.console.dashboard import executions_per_day, fleet_health
 from tasks.models import ExecutionStatus, Finding, TaskExecution
 from tasks.tests.factories import TaskExecutionFactory, TaskFactory
 

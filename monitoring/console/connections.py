@@ -1,4 +1,4 @@
-"""Admin for the database registry and its probe history.
+"""The console's pages for the database registry and its probe history.
 
 There is no password anywhere in these models: credentials come from Vault or libpq's own
 sources, so no page here can show one. Lists read each connection's latest probe with one
@@ -11,94 +11,30 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.forms.models import BaseInlineFormSet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from connections.fleet import probe_connections
 from connections.health import ConnectionHealth, latest_status_column
 from connections.models import Connection, ConnectionStatus
 from connections.status import check_connection
-from reviewer import dashboard
+from monitoring.console import dashboard
+from monitoring.console.kit import (
+    RECENT_ROWS,
+    ReadOnlyHistoryInline,
+    ReadOnlyRecordsMixin,
+    badge,
+    redirect_back,
+    short_text,
+    short_time,
+)
 from tasks.models import TaskExecution
 
-RECENT_ROWS = 20  # history shown on a detail page; the full history is one click away
 MAX_CHECKS_PER_ACTION = 20  # each check may wait up to a connect timeout: keep requests bounded
-
-_BADGE = (
-    '<span style="display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;'
-    'font-size:11px;font-weight:600;background:{}">{}</span>'
-)
-BADGE_COLOURS = {
-    "healthy": "#2e7d32",
-    "unhealthy": "#c62828",
-    "never checked": "#757575",
-    "pending": "#757575",
-    "running": "#1565c0",
-    "completed": "#2e7d32",
-    "failed": "#c62828",
-    "critical": "#b71c1c",
-    "warning": "#e65100",
-    "info": "#1565c0",
-}
-
-
-def badge(label: str) -> str:
-    """A small coloured label, shared by the connection and task admins."""
-    return format_html(_BADGE, BADGE_COLOURS.get(label, "#757575"), label)
-
-
-def short_text(text: str | None, length: int = 80) -> str:
-    return Truncator(text or "").chars(length)
-
-
-def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:
-    """Back to the page the button was on (`next`, same site only), else `default`."""
-    target = request.POST.get("next", "")
-    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
-    return HttpResponseRedirect(target if target and safe else default)
-
-
-class RecentRowsFormSet(BaseInlineFormSet):
-    """An inline formset showing only the newest RECENT_ROWS rows (the model orders by -id):
-    a history inline must not render millions of rows."""
-
-    def get_queryset(self) -> QuerySet:
-        if not hasattr(self, "_recent_rows"):
-            self._recent_rows = super().get_queryset()[:RECENT_ROWS]
-        return self._recent_rows
-
-
-class ReadOnlyHistoryInline(admin.TabularInline):
-    """A bounded, view-only inline of history rows, drawn as a compact table (the rv-history
-    styles in templates/admin/base_site.html drop the label the admin prints above each row)."""
-
-    formset = RecentRowsFormSet
-    extra = 0
-    max_num = 0
-    can_delete = False
-    classes = ["rv-history"]
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-def short_time(value) -> str:
-    """ "Nov 28, 16:49:05" in the site's time zone: compact enough for a history table."""
-    return "-" if value is None else date_format(timezone.localtime(value), "M d, H:i:s")
 
 
 class ConnectionStatusInline(ReadOnlyHistoryInline):
@@ -293,7 +229,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConnectionStatus)
-class ConnectionStatusAdmin(admin.ModelAdmin):
+class ConnectionStatusAdmin(ReadOnlyRecordsMixin, admin.ModelAdmin):
     """Probe history: written by probes only, so read-only here."""
 
     list_display = ["connection", "is_healthy", "checked_at", "response_time_ms", "server_version", "error"]
@@ -308,17 +244,3 @@ class ConnectionStatusAdmin(admin.ModelAdmin):
     @admin.display(description="error message")
     def error(self, obj: ConnectionStatus) -> str:
         return short_text(obj.error_message)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        # Pruning history is an operator's decision, not a routine staff one.
-        return request.user.is_superuser
-
-
-# The admin index is the fleet dashboard (reviewer/dashboard.py).
-dashboard.install(admin.site)

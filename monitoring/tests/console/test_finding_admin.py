@@ -38,6 +38,19 @@ def test_the_findings_list_filters_by_severity_category_and_connection(admin_cli
     assert "deadlock detected between" in admin_client.get(CHANGELIST, {"category": "deadlock"}).content.decode()
 
 
+def test_the_severity_column_sorts_by_how_bad_not_by_the_name(admin_client):
+    run = TaskExecutionFactory()
+    for severity in ("warning", "critical", "info"):
+        finding(run, severity=severity)
+    column = admin_client.get(CHANGELIST).context["cl"].list_display.index("severity_badge")
+
+    def severities(order: str) -> list[str]:
+        return [row.severity for row in admin_client.get(CHANGELIST, {"o": order}).context["cl"].result_list]
+
+    assert severities(f"-{column}") == ["critical", "warning", "info"]
+    assert severities(f"{column}") == ["info", "warning", "critical"]
+
+
 def test_a_finding_page_shows_its_details_and_links_its_run(admin_client):
     run = TaskExecutionFactory(task=TaskFactory(task_type="log_analysis"))
     row = finding(run, details={"sqlstate": "40P01"}, sample="ERROR:  deadlock detected")

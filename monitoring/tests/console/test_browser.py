@@ -23,7 +23,7 @@ from tasks.tests.factories import TaskExecutionFactory, TaskFactory
 from testing.wait import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "pw-browser-test-1234"
 

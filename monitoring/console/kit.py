@@ -1,0 +1,110 @@
+"""The small kit the console's admin pages share: status badges, short cells, the way back
+after a button, bounded read-only history inlines, the permissions of read-only records, and
+severity ranked in SQL."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import Truncator
+
+from tasks.models import Severity
+
+RECENT_ROWS = 20  # history shown on a detail page; the full history is one click away
+
+_BADGE = (
+    '<span style="display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;'
+    'font-size:11px;font-weight:600;background:{}">{}</span>'
+)
+BADGE_COLOURS = {
+    "healthy": "#2e7d32",
+    "unhealthy": "#c62828",
+    "never checked": "#757575",
+    "pending": "#757575",
+    "running": "#1565c0",
+    "completed": "#2e7d32",
+    "failed": "#c62828",
+    "critical": "#b71c1c",
+    "warning": "#e65100",
+    "info": "#1565c0",
+}
+
+
+def badge(label: str) -> str:
+    """A small coloured label: health, execution status or severity."""
+    return format_html(_BADGE, BADGE_COLOURS.get(label, "#757575"), label)
+
+
+def short_text(text: str | None, length: int = 80) -> str:
+    return Truncator(text or "").chars(length)
+
+
+def short_time(value) -> str:
+    """ "Nov 28, 16:49:05" in the site's time zone: compact enough for a history table."""
+    return "-" if value is None else date_format(timezone.localtime(value), "M d, H:i:s")
+
+
+def severity_rank() -> Case:
+    """Severity.rank as an SQL expression, to order findings by how bad they are (never by the
+    severity's name, which would put "info" between "critical" and "warning")."""
+    ranks = (When(severity=severity, then=Value(severity.rank)) for severity in Severity)
+    return Case(*ranks, output_field=IntegerField())
+
+
+def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:
+    """Back to the page the button was on (`next`, same site only), else `default`."""
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+    return HttpResponseRedirect(target if target and safe else default)
+
+
+class RecentRowsFormSet(BaseInlineFormSet):
+    """An inline formset showing only the newest RECENT_ROWS rows (the model orders by -id):
+    a history inline must not render millions of rows."""
+
+    def get_queryset(self) -> QuerySet:
+        if not hasattr(self, "_recent_rows"):
+            self._recent_rows = super().get_queryset()[:RECENT_ROWS]
+        return self._recent_rows
+
+
+class ReadOnlyHistoryInline(admin.TabularInline):
+    """A bounded, view-only inline of history rows, drawn as a compact table (the rv-history
+    styles in templates/admin/base_site.html drop the label the admin prints above each row)."""
+
+    formset = RecentRowsFormSet
+    extra = 0
+    max_num = 0
+    can_delete = False
+    classes = ["rv-history"]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyRecordsMixin:
+    """For the ModelAdmin of records only the service writes (probe results, executions,
+    findings): staff may view them, never add or edit them; only a superuser may delete them.
+    List it before admin.ModelAdmin."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Pruning history is an operator's decision, not a routine staff one.
+        return request.user.is_superuser
