@@ -25,6 +25,7 @@ from connections.status import check_connection
 from monitoring.console import dashboard
 from monitoring.console.kit import (
     RECENT_ROWS,
+    ConsoleModelAdmin,
     ReadOnlyHistoryInline,
     ReadOnlyRecordsMixin,
     badge,
@@ -77,7 +78,7 @@ class HealthFilter(admin.SimpleListFilter):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(ConsoleModelAdmin):
     """The registry; a connection's page opens on its health, history and latest reviews."""
 
     list_display = [
@@ -229,7 +230,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConnectionStatus)
-class ConnectionStatusAdmin(ReadOnlyRecordsMixin, admin.ModelAdmin):
+class ConnectionStatusAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
     """Probe history: written by probes only, so read-only here."""
 
     list_display = ["connection", "is_healthy", "checked_at", "response_time_ms", "server_version", "error"]

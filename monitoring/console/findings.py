@@ -9,12 +9,12 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from monitoring.console.kit import ReadOnlyRecordsMixin, badge, severity_rank, short_text
+from monitoring.console.kit import ConsoleModelAdmin, ReadOnlyRecordsMixin, badge, severity_rank, short_text
 from tasks.models import Finding
 
 
 @admin.register(Finding)
-class FindingAdmin(ReadOnlyRecordsMixin, admin.ModelAdmin):
+class FindingAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
     """What reviews found: written by the reviews only, so read-only here."""
 
     list_display = ["id", "severity_badge", "category", "summary", "connection", "count", "last_seen", "run"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -108,3 +108,36 @@ class ReadOnlyRecordsMixin:
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # Pruning history is an operator's decision, not a routine staff one.
         return request.user.is_superuser
+
+
+class ConsoleModelAdmin(admin.ModelAdmin):
+    """The base of every console page: a list URL that cannot be read is a 400, not a 500.
+
+    The admin passes filter values to the database as they come. PostgreSQL refuses a NUL
+    byte in text, and Python's dates stop at 9999, so `?category__exact=%00` or a date
+    drill-down to year 9999 would crash the page. Such a list URL is refused up front.
+    """
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        problem = unreadable_parameter(request, self.date_hierarchy)
+        if problem:
+            return HttpResponseBadRequest(f"Bad request: {problem}", content_type="text/plain; charset=utf-8")
+        return super().changelist_view(request, extra_context)
+
+
+_DATE_PARTS = {"year": (1, 9998), "month": (1, 12), "day": (1, 31)}
+
+
+def unreadable_parameter(request: HttpRequest, date_field: str | None) -> str | None:
+    """Why a list's query string cannot be used, or None."""
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            return "a filter contains a NUL byte."
+    if date_field:
+        for part, (low, high) in _DATE_PARTS.items():
+            value = request.GET.get(f"{date_field}__{part}")
+            if value is not None and not (
+                value.isascii() and value.isdigit() and len(value) <= 6 and low <= int(value) <= high
+            ):
+                return f"the {part} must be a number from {low} to {high}."
+    return None

@@ -24,6 +24,7 @@ from monitoring.console import dashboard
 from monitoring.console.charts import executions_chart
 from monitoring.console.kit import (
     RECENT_ROWS,
+    ConsoleModelAdmin,
     ReadOnlyHistoryInline,
     ReadOnlyRecordsMixin,
     badge,
@@ -96,7 +97,7 @@ def _latest_execution(column: str) -> Subquery:
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(ConsoleModelAdmin):
     """Review tasks; a task's page opens on its schedule, next run and recent runs."""
 
     list_display = ["name", "task_type", "connection", "schedule_text", "next_run_at", "is_active", "last_run"]
@@ -203,7 +204,7 @@ class TaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(TaskExecution)
-class TaskExecutionAdmin(ReadOnlyRecordsMixin, admin.ModelAdmin):
+class TaskExecutionAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
     """Execution history: written by the runner only, so read-only here."""
 
     list_display = [
