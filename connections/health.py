@@ -8,12 +8,19 @@ descent of the (connection_id, id DESC) index, however long the history.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from connections.models import Connection, ConnectionStatus
+
+
+def current_since(now: datetime | None = None) -> datetime:
+    """Probe results checked at or after this moment are current; older ones are stale."""
+    return (now or timezone.now()) - timedelta(seconds=settings.PROBE_STALE_AFTER_SECONDS)
 
 
 def latest_status_column(column: str = "id") -> Subquery:

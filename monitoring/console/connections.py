@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from connections.fleet import probe_connections
-from connections.health import ConnectionHealth, latest_status_column
+from connections.health import ConnectionHealth, current_since, latest_status_column
 from connections.models import Connection, ConnectionStatus
 from connections.status import check_connection
 from monitoring.console import dashboard
@@ -58,7 +58,8 @@ class ConnectionStatusInline(ReadOnlyHistoryInline):
 
 
 class HealthFilter(admin.SimpleListFilter):
-    """Filter by the latest probe result (annotated by ConnectionAdmin.get_queryset)."""
+    """Filter by health as the API judges it: the latest probe result (annotated by
+    ConnectionAdmin.get_queryset), a stale one counting as unhealthy."""
 
     title = "health"
     parameter_name = "health"
@@ -68,10 +69,11 @@ class HealthFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
+        fresh = Q(latest_checked_at__gte=current_since())
         if value == "healthy":
-            return queryset.filter(latest_is_healthy=True)
+            return queryset.filter(fresh, latest_is_healthy=True)
         if value == "unhealthy":
-            return queryset.filter(latest_is_healthy=False)
+            return queryset.filter(Q(latest_is_healthy=False) | Q(~fresh, latest_is_healthy=True))
         if value == "never":
             return queryset.filter(latest_is_healthy__isnull=True)
         return queryset
@@ -145,7 +147,8 @@ class ConnectionAdmin(ConsoleModelAdmin):
         healthy = getattr(obj, "latest_is_healthy", None)
         if healthy is None:
             return badge("never checked")
-        return badge("healthy" if healthy else "unhealthy")
+        # A stale result is unhealthy, as on the dashboard and in the API.
+        return badge("healthy" if healthy and obj.latest_checked_at >= current_since() else "unhealthy")
 
     @admin.display(description="last check", ordering="latest_checked_at")
     def last_check(self, obj: Connection):

@@ -295,3 +295,21 @@ def test_a_superuser_may_prune_status_history(admin_client):
 
     assert response.status_code == 302
     assert not ConnectionStatus.objects.exists()
+
+
+def test_a_stale_healthy_status_is_unhealthy_in_the_list_and_its_filter(admin_client):
+    from datetime import timedelta
+
+    stale = ConnectionFactory(name="Silent DB")
+    status_for(stale, checked_at=timezone.now() - timedelta(hours=3))
+    fresh = ConnectionFactory(name="Fresh DB")
+    status_for(fresh)
+
+    listed = admin_client.get(CHANGELIST).content.decode()
+    healthy = admin_client.get(f"{CHANGELIST}?health=healthy").context["cl"].result_list
+    unhealthy = admin_client.get(f"{CHANGELIST}?health=unhealthy").context["cl"].result_list
+
+    row = listed[listed.index("Silent DB") :]
+    assert ">unhealthy<" in row[: row.index("</tr>")]
+    assert [c.name for c in healthy] == ["Fresh DB"]
+    assert [c.name for c in unhealthy] == ["Silent DB"]
