@@ -9,7 +9,7 @@ masked() { sed -E 's#^([a-zA-Z0-9+.-]+://[^:/@]*:)[^@]*@#\1****@#' <<<"$1"; }
 cat <<MSG
 
   PostgreSQL Reviewer is starting.
-    Admin:    http://127.0.0.1:${port}/admin/      (create a user: .venv/bin/python manage.py createsuperuser)
+    Admin:    http://127.0.0.1:${port}/admin/      (create a user: DJANGO_DEBUG=true .venv/bin/python manage.py createsuperuser)
     API:      curl http://127.0.0.1:${port}/api/v1/monitoring/connections/status -H "Authorization: Token <key>"
     Schema:   http://127.0.0.1:${port}/api/v1/schema/
   Database: $(masked "${DATABASE_URL:-SQLite (db.sqlite3)}")   Broker: $(masked "${REDIS_URL:-redis://127.0.0.1:6379/0}")

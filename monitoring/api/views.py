@@ -95,7 +95,7 @@ class TaskViewSet(MonitoringViewSet):
             execution = start_execution(task, trigger=Trigger.MANUAL, user=request.user)
         except QueueUnavailable as exc:
             # The execution row is already marked failed with this reason by the runner.
-            raise QueueError(f"Could not queue the run: {exc}") from exc
+            raise QueueError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc
         return Response({"message": "Task executed successfully", "execution_id": execution.id})
 
     @schema.running_task_list

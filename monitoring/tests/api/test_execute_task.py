@@ -106,7 +106,7 @@ def test_an_unreachable_broker_is_a_500_and_the_run_is_failed_not_left_pending(u
     response = client.post(url(task.id))
 
     detail = assert_json_error(response, 500)
-    assert "queue" in detail
+    assert detail.startswith("Could not queue the run: broker unreachable (") and detail.count("queue") == 1
     execution = TaskExecution.objects.get(task=task)
     assert execution.status == ExecutionStatus.FAILED
     assert "broker unreachable" in execution.error_message
