@@ -252,3 +252,36 @@ def test_staff_without_permissions_see_no_actions(page):
     assert page.locator("select[name=action] option[value=check_now]").count() == 0
     page.goto("/admin/tasks/task/")
     assert page.locator("select[name=action] option[value=run_now]").count() == 0
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_pages_fit_1280_pixels_in_both_colour_schemes(browser, live_server, scheme):
+    superuser()
+    stale = ConnectionFactory(name="silent-replica")
+    past_checks(stale, hours=4)
+    ConnectionStatus.objects.filter(connection=stale).update(checked_at=timezone.now() - timedelta(hours=3))
+    healthy = ConnectionFactory(name="orders-primary")
+    probe_connections([healthy])
+    task = TaskFactory(name="orders nightly health", connection=healthy)
+    past_runs(task)
+    some_findings(TaskExecution.objects.filter(task=task).first())
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, base_url=live_server.url, color_scheme=scheme
+    )
+    page = context.new_page()
+    try:
+        log_in(page, "dba")
+        for name, url in [
+            ("dashboard", "/admin/"),
+            ("connections", "/admin/connections/connection/"),
+            ("findings", "/admin/tasks/finding/"),
+            ("bad-filter", "/admin/tasks/finding/?category__exact=%00"),
+        ]:
+            page.goto(url)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280, name
+            screenshot(page, f"{name}-{scheme}.png")
+        page.goto("/admin/connections/connection/")
+        row = page.locator("tr", has_text="silent-replica")
+        assert "unhealthy" in row.inner_text()  # stale counts as unhealthy in the list too
+    finally:
+        context.close()
