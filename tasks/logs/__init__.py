@@ -15,6 +15,9 @@ findings model call into it. Modules:
                   parser.consumed_bytes: int   bytes fed whose entries were all returned — always
                       an entry boundary: store it, start the next incremental read there
                   parser.pending_bytes, parser.entries, parser.skipped_lines: int
+                  parser.truncated_lines, parser.truncated_bytes: int   lines cut at
+                      MAX_LINE_BYTES (256 KB; the rest up to the newline is skipped, never
+                      buffered) or dropped past MAX_ENTRY_BYTES (1 MB) of a multi-line entry
     entry.py      LogEntry (a tuple): raw_time, raw_pid, session_id, raw_line_no, user, database,
                   client, application, severity, sqlstate, message, detail, hint, context,
                   statement, query; properties timestamp (datetime, tz-aware when the log names
@@ -32,7 +35,8 @@ findings model call into it. Modules:
                   warnings, deadlocks, lock_waits, auth_failures, temp_files, temp_bytes,
                   checkpoints, connections, autovacuums}. The caller adds bytes_read.
     files.py      the `file` source: analyze_files(pattern, fmt, prefix, analyzer, offsets=None)
-                      -> FileReadResult(offsets, bytes_read, entries, unparsed_lines, files)
+                      -> FileReadResult(offsets, bytes_read, entries, unparsed_lines,
+                                        truncated_lines, truncated_bytes, files)
                   raises FileNotFoundError (nothing matches) or LogFormatError (no line parsed).
     normalize.py  normalize_query(sql: str) -> str   literals and parameters become "?"
     sqlstates.py  infer_sqlstate(message) for stderr logs without %e; SQLSTATE class names.

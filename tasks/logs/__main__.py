@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     output = result.as_dict()
     output["summary"]["bytes_read"] = read.bytes_read
     output["summary"]["unparsed_lines"] = read.unparsed_lines
+    output["summary"]["truncated_lines"] = read.truncated_lines
+    output["summary"]["truncated_bytes"] = read.truncated_bytes
     output["summary"]["elapsed_seconds"] = round(time.perf_counter() - started, 3)
     json.dump(output, sys.stdout, indent=2, default=str)
     print()

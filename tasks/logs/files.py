@@ -25,12 +25,15 @@ CHUNK_SIZE = 1024 * 1024
 
 @dataclass
 class FileReadResult:
-    """What a read covered: new offsets per file, bytes read, entries and unparsed lines."""
+    """What a read covered: new offsets per file, bytes read, entries, unparsed lines, and
+    the lines cut at the parser's caps (truncated_lines, truncated_bytes skipped)."""
 
     offsets: dict[str, int] = field(default_factory=dict)
     bytes_read: int = 0
     entries: int = 0
     unparsed_lines: int = 0
+    truncated_lines: int = 0
+    truncated_bytes: int = 0
     files: list[str] = field(default_factory=list)
 
 
@@ -89,6 +92,8 @@ def analyze_files(
         result.bytes_read += parser.consumed_bytes
         result.entries += parser.entries
         result.unparsed_lines += parser.skipped_lines
+        result.truncated_lines += parser.truncated_lines
+        result.truncated_bytes += parser.truncated_bytes
         result.files.append(key)
     if result.entries == 0 and result.unparsed_lines:
         hint = f"log_line_prefix {prefix!r}" if fmt == "stderr" else f"format {fmt!r}"

@@ -57,6 +57,8 @@ def run(task, execution) -> dict[str, Any]:
         format=read["format"],
         files=read["files"][-20:],
         more_to_read=read.get("more_to_read", False),
+        truncated_lines=read["truncated_lines"],
+        truncated_bytes=read["truncated_bytes"],
     )
     if read.get("warnings"):
         result["warnings"] = read["warnings"]
@@ -101,7 +103,14 @@ def _read_files(config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
         raise ReviewFailed(str(exc)) from None
     except OSError as exc:
         raise ReviewFailed(f"cannot read {path!r}: {exc.strerror or exc}") from None
-    return {"positions": read.offsets, "bytes_read": read.bytes_read, "files": read.files, "format": fmt}
+    return {
+        "positions": read.offsets,
+        "bytes_read": read.bytes_read,
+        "files": read.files,
+        "format": fmt,
+        "truncated_lines": read.truncated_lines,
+        "truncated_bytes": read.truncated_bytes,
+    }
 
 
 def _read_server(task, config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
@@ -136,7 +145,7 @@ def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, ma
         raise ReviewFailed(f"no {fmt} log files in the server's log_directory ({server.directory!r}) yet")
     known = cursor.positions
     positions: dict[str, dict] = {}
-    bytes_read = 0
+    bytes_read = truncated_lines = truncated_bytes = 0
     more = False
     read_names = []
     warnings = []
@@ -163,6 +172,8 @@ def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, ma
         analyzer.add_all(parser.close(partial=not newest and end == log_file.size))
         positions[log_file.name] = {"offset": start + parser.consumed_bytes}
         bytes_read += parser.consumed_bytes
+        truncated_lines += parser.truncated_lines
+        truncated_bytes += parser.truncated_bytes
         if more:
             # Keep the positions of the files not reached yet; they are read next run.
             for later in files[index + 1 :]:
@@ -176,6 +187,8 @@ def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, ma
         "format": fmt,
         "more_to_read": more,
         "warnings": warnings,
+        "truncated_lines": truncated_lines,
+        "truncated_bytes": truncated_bytes,
     }
 
 

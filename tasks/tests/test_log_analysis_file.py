@@ -40,6 +40,7 @@ def test_it_analyzes_a_log_file_and_stores_its_findings(tmp_path):
 
     assert done.status == ExecutionStatus.COMPLETED, done.error_message
     assert done.result["bytes_read"] == log.stat().st_size
+    assert (done.result["truncated_lines"], done.result["truncated_bytes"]) == (0, 0)
     assert done.result["issues_found"] == Finding.objects.filter(execution=done).count() > 0
     assert {"deadlock", "auth_failure"} <= set(
         Finding.objects.filter(execution=done).values_list("category", flat=True)

@@ -10,6 +10,7 @@ import pytest
 
 from tasks.logs.detectors import LogAnalyzer
 from tasks.logs.files import analyze_files, expand_paths
+from tasks.logs.parser import MAX_LINE_BYTES
 from tasks.logs.prefix import LogFormatError
 
 PREFIX = "%m [%p] %q%u@%d "
@@ -65,3 +66,16 @@ def test_a_wrong_prefix_is_reported_instead_of_finding_nothing(tmp_path):
 def test_a_missing_file_is_reported_with_its_pattern(tmp_path):
     with pytest.raises(FileNotFoundError, match="no log file matches"):
         analyze_files(str(tmp_path / "*.log"), "stderr", PREFIX, LogAnalyzer())
+
+
+def test_a_line_longer_than_the_parsers_cap_is_cut_and_counted(tmp_path):
+    log = tmp_path / "postgresql.log"
+    long_line = b"2024-05-01 12:00:00.000 UTC [7] u@d ERROR:  " + b"x" * (MAX_LINE_BYTES + 1000) + b"\n"
+    log.write_bytes(line(1) + long_line + line(2))
+
+    read = analyze_files(str(log), "stderr", PREFIX, LogAnalyzer())
+
+    assert (
+        read.entries == 3 and read.truncated_lines == 1 and read.truncated_bytes == len(long_line) - 1 - MAX_LINE_BYTES
+    )
+    assert read.offsets[str(log)] == log.stat().st_size
