@@ -46,6 +46,9 @@ class LogParser(Protocol):
     entries: int
     skipped_lines: int
 
+    @property
+    def pending_bytes(self) -> int: ...
+
     def feed(self, chunk: bytes) -> list[LogEntry]: ...
 
     def close(self, partial: bool = False) -> list[LogEntry]: ...
@@ -62,6 +65,23 @@ def make_parser(fmt: str, prefix: str | None = None) -> LogParser:
     if fmt == "jsonlog":
         return JsonlogParser()
     raise LogFormatError(f"unknown log format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def finish_read(parser: LogParser, *, complete: bool, cut: bool, moved_on: bool = False) -> list[LogEntry]:
+    """The entries left in `parser` at the end of one read of a file.
+
+    complete: the file will not grow (rotated, compressed), so a last line without its newline
+    is whole. cut: the read stopped before the end of the file (max_bytes): the last entry may
+    go on in the bytes not read, so it is left for the next read — unless the run would then
+    consume nothing at all (moved_on false and an entry or a line larger than the budget):
+    what was read is then taken as it is, so runs move on.
+    """
+    if not cut:
+        return parser.close(partial=complete)
+    if moved_on or parser.consumed_bytes or not parser.pending_bytes:
+        return []
+    entries = parser.close()
+    return entries if parser.consumed_bytes else entries + parser.close(partial=True)
 
 
 class _ChunkedParser:
