@@ -7,8 +7,9 @@ run time). Both are incremental: a run starts where the last completed run of th
 stopped, and read at most max_bytes_per_run (for a .gz, the bytes it expands to).
 
 Config: source, path (file), format (auto | stderr | csvlog | jsonlog), log_line_prefix
-(file + stderr; the server source reads it from the server), max_bytes_per_run, and the
-detector thresholds of tasks.logs.detectors.DEFAULTS (slow_query_ms, ...).
+(file + stderr; the server source reads it from the server), max_bytes_per_run, redact
+(passwords | parameters: what findings mask of the log, tasks.logs.redact), and the detector
+thresholds of tasks.logs.detectors.DEFAULTS (slow_query_ms, ...).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tasks.logs.detectors import DEFAULTS, LogAnalyzer
 from tasks.logs.files import OutsideLogRoots, UnreadableLog, analyze_files, check_roots
 from tasks.logs.parser import finish_read, make_parser
 from tasks.logs.prefix import LogFormatError, compile_prefix
+from tasks.logs.redact import MODES as REDACT_MODES
 from tasks.models import Finding, LogCursor
 from tasks.reviews import log_server
 from tasks.reviews.log_cursor import release_cursor, save_positions, take_cursor
@@ -39,7 +41,8 @@ THRESHOLDS = set(DEFAULTS)
 def run(task, execution) -> dict[str, Any]:
     config = task.review_config()
     source = config["source"]
-    analyzer = LogAnalyzer({key: value for key, value in config.items() if key in THRESHOLDS})
+    thresholds = {key: value for key, value in config.items() if key in THRESHOLDS}
+    analyzer = LogAnalyzer(thresholds, redact=config["redact"])
     cursor = take_cursor(task, execution, source)
     try:
         if source == "file":
@@ -100,6 +103,13 @@ CONFIG = ConfigSchema(
     Option("format", str, "auto", choices=FORMATS, help="auto = the most structured format the server writes."),
     Option("log_line_prefix", str, "%m [%p] ", help="file source, stderr format: the server's log_line_prefix."),
     Option("max_bytes_per_run", int, DEFAULT_MAX_BYTES, minimum=1, help="The rest is read by the next run."),
+    Option(
+        "redact",
+        str,
+        "passwords",
+        choices=REDACT_MODES,
+        help="What findings mask of the log: passwords (always), or parameters: bind parameter values too.",
+    ),
     *(Option(key, float, default, minimum=0, help="Detector threshold.") for key, default in DEFAULTS.items()),
     check=_check,
 )
