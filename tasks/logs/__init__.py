@@ -22,7 +22,7 @@ findings model call into it. Modules:
                   client, application, severity, sqlstate, message, detail, hint, context,
                   statement, query; properties timestamp (datetime, tz-aware when the log names
                   a known zone), pid (int), line_no (int); text() renders it (bounded) for samples.
-    detectors.py  LogAnalyzer(config: dict | None = None)
+    detectors.py  LogAnalyzer(config: dict | None = None, redact: str = "passwords")
                   .add_all(entries: Iterable[LogEntry])
                   .finish() -> AnalysisResult
                   thresholds and bounds: detectors.DEFAULTS (unknown config keys are ignored,
@@ -34,10 +34,17 @@ findings model call into it. Modules:
                   query_time_ms, slow_queries, errors, errors_by_severity, errors_by_class,
                   warnings, deadlocks, lock_waits, auth_failures, temp_files, temp_bytes,
                   checkpoints, connections, autovacuums}. The caller adds bytes_read.
-    files.py      the `file` source: analyze_files(pattern, fmt, prefix, analyzer, offsets=None)
+    files.py      the `file` source: analyze_files(pattern, fmt, prefix, analyzer, offsets=None,
+                      *, roots=None, max_bytes=None)
                       -> FileReadResult(offsets, bytes_read, entries, unparsed_lines,
-                                        truncated_lines, truncated_bytes, files)
-                  raises FileNotFoundError (nothing matches) or LogFormatError (no line parsed).
+                                        truncated_lines, truncated_bytes, files, more_to_read)
+                  raises FileNotFoundError (nothing matches), LogFormatError (no line parsed),
+                  OutsideLogRoots (the pattern resolves outside `roots`: checked before any
+                  file is opened) or UnreadableLog (a broken .gz; the message never quotes a
+                  file). max_bytes bounds the bytes read, for a .gz the bytes it expands to.
+    redact.py     redact(text, mode="passwords" | "parameters") -> str: passwords (and bind
+                  parameter values) masked; LogAnalyzer(config, redact=mode) applies it to
+                  every finding it builds.
     normalize.py  normalize_query(sql: str) -> str   literals and parameters become "?"
     sqlstates.py  infer_sqlstate(message) for stderr logs without %e; SQLSTATE class names.
 
@@ -54,5 +61,7 @@ Typical use:
     result = analyzer.finish()        # result.findings, result.summary
     next_offset = start + parser.consumed_bytes
 
-Command line: `python -m tasks.logs PATH_OR_GLOB [--format stderr|csvlog|jsonlog] [--prefix P]`.
+Command line: `python -m tasks.logs PATH_OR_GLOB [--format stderr|csvlog|jsonlog] [--prefix P]
+[--redact passwords|parameters]` (reads any path the caller may read: LOG_FILE_ROOTS bounds
+the review's file source, not an operator's shell).
 """

@@ -176,3 +176,19 @@ def test_a_worker_takes_its_roots_from_the_environment(tmp_path):
     assert done[0].result["analyzed_logs"] == 1
     assert done[1].status == ExecutionStatus.FAILED
     assert done[1].error_message == f"config: path: {files.outside_roots_message(['/nonexistent', str(logs)])}"
+
+
+def test_apply_config_refuses_a_path_outside_the_roots(root, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "connections:\n  - name: Prod\n    host: db.example.com\n    database: app\n    username: reviewer\n"
+        "tasks:\n  - name: Logs\n    task_type: log_analysis\n    connection: Prod\n"
+        "    config: {source: file, path: /etc/shadow}\n"
+    )
+
+    with pytest.raises(CommandError) as err:
+        call_command("apply_config", str(config))
+
+    assert f'tasks[0] "Logs": config: path: {files.outside_roots_message([str(root)])}' in str(err.value)
