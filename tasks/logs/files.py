@@ -128,6 +128,7 @@ def open_log(path: Path, roots: Sequence[str] | None = None) -> Iterator[BinaryI
         fd = os.open(os.path.realpath(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             opened = os.readlink(f"/proc/self/fd/{fd}") if os.path.isdir("/proc/self/fd") else str(path)
+            opened = opened.removesuffix(" (deleted)")  # rotated away meanwhile: still the same file
             real_roots = [os.path.realpath(root) for root in roots if root]
             if not stat.S_ISREG(os.fstat(fd).st_mode) or not _inside(opened, real_roots):
                 raise OutsideLogRoots(outside_roots_message(list(roots)))

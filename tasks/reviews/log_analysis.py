@@ -99,7 +99,7 @@ def _check(config: dict[str, Any]) -> list[str]:
 
 CONFIG = ConfigSchema(
     Option("source", str, "server", choices=("server", "file"), help="Read the log through the connection, or files."),
-    Option("path", str, "", help="file source: a file or glob on the worker host, plain or .gz."),
+    Option("path", str, "", help="file source: a file or glob on the worker host, plain or .gz, in LOG_FILE_ROOTS."),
     Option("format", str, "auto", choices=FORMATS, help="auto = the most structured format the server writes."),
     Option("log_line_prefix", str, "%m [%p] ", help="file source, stderr format: the server's log_line_prefix."),
     Option("max_bytes_per_run", int, DEFAULT_MAX_BYTES, minimum=1, help="The rest is read by the next run."),

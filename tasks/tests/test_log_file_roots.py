@@ -192,3 +192,14 @@ def test_apply_config_refuses_a_path_outside_the_roots(root, tmp_path):
         call_command("apply_config", str(config))
 
     assert f'tasks[0] "Logs": config: path: {files.outside_roots_message([str(root)])}' in str(err.value)
+
+
+def test_only_a_regular_file_is_opened_and_a_fifo_does_not_block(root):
+    fifo = root / "postgresql.log"
+    os.mkfifo(fifo)  # e.g. swapped in after the glob: opening it must neither block nor read
+
+    with pytest.raises(OutsideLogRoots):
+        with files.open_log(fifo, [str(root)]):
+            pass
+    with pytest.raises(FileNotFoundError, match="no log file matches"):
+        analyze_files(str(root / "*.log"), "stderr", PREFIX, LogAnalyzer(), roots=[str(root)])
