@@ -333,3 +333,11 @@ CELERY_BEAT_SCHEDULE = {
 # --- Retention ---------------------------------------------------------------------------------
 # Probe results and finished executions older than this are purged hourly, in small batches.
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
+
+# --- Log analysis ------------------------------------------------------------------------------
+# The `file` source of log_analysis reads only files inside these directories (symlinks are
+# followed before checking), separated by ":"; empty disables the file source. Read where it
+# is used, not copied at import, so a changed setting applies.
+LOG_FILE_ROOTS = [root for root in env_str("LOG_FILE_ROOTS", "/var/log/postgresql").split(":") if root]
+if any(not root.startswith("/") for root in LOG_FILE_ROOTS):
+    raise ImproperlyConfigured(f"LOG_FILE_ROOTS must list absolute directories, not {LOG_FILE_ROOTS!r}")

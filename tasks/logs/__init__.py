@@ -15,11 +15,14 @@ findings model call into it. Modules:
                   parser.consumed_bytes: int   bytes fed whose entries were all returned — always
                       an entry boundary: store it, start the next incremental read there
                   parser.pending_bytes, parser.entries, parser.skipped_lines: int
+                  parser.truncated_lines, parser.truncated_bytes: int   lines cut at
+                      MAX_LINE_BYTES (256 KB; the rest up to the newline is skipped, never
+                      buffered) or dropped past MAX_ENTRY_BYTES (1 MB) of a multi-line entry
     entry.py      LogEntry (a tuple): raw_time, raw_pid, session_id, raw_line_no, user, database,
                   client, application, severity, sqlstate, message, detail, hint, context,
                   statement, query; properties timestamp (datetime, tz-aware when the log names
                   a known zone), pid (int), line_no (int); text() renders it (bounded) for samples.
-    detectors.py  LogAnalyzer(config: dict | None = None)
+    detectors.py  LogAnalyzer(config: dict | None = None, redact: str = "passwords")
                   .add_all(entries: Iterable[LogEntry])
                   .finish() -> AnalysisResult
                   thresholds and bounds: detectors.DEFAULTS (unknown config keys are ignored,
@@ -31,9 +34,17 @@ findings model call into it. Modules:
                   query_time_ms, slow_queries, errors, errors_by_severity, errors_by_class,
                   warnings, deadlocks, lock_waits, auth_failures, temp_files, temp_bytes,
                   checkpoints, connections, autovacuums}. The caller adds bytes_read.
-    files.py      the `file` source: analyze_files(pattern, fmt, prefix, analyzer, offsets=None)
-                      -> FileReadResult(offsets, bytes_read, entries, unparsed_lines, files)
-                  raises FileNotFoundError (nothing matches) or LogFormatError (no line parsed).
+    files.py      the `file` source: analyze_files(pattern, fmt, prefix, analyzer, offsets=None,
+                      *, roots=None, max_bytes=None)
+                      -> FileReadResult(offsets, bytes_read, entries, unparsed_lines,
+                                        truncated_lines, truncated_bytes, files, more_to_read)
+                  raises FileNotFoundError (nothing matches), LogFormatError (no line parsed),
+                  OutsideLogRoots (the pattern resolves outside `roots`: checked before any
+                  file is opened) or UnreadableLog (a broken .gz; the message never quotes a
+                  file). max_bytes bounds the bytes read, for a .gz the bytes it expands to.
+    redact.py     redact(text, mode="passwords" | "parameters") -> str: passwords (and bind
+                  parameter values) masked; LogAnalyzer(config, redact=mode) applies it to
+                  every finding it builds.
     normalize.py  normalize_query(sql: str) -> str   literals and parameters become "?"
     sqlstates.py  infer_sqlstate(message) for stderr logs without %e; SQLSTATE class names.
 
@@ -50,5 +61,7 @@ Typical use:
     result = analyzer.finish()        # result.findings, result.summary
     next_offset = start + parser.consumed_bytes
 
-Command line: `python -m tasks.logs PATH_OR_GLOB [--format stderr|csvlog|jsonlog] [--prefix P]`.
+Command line: `python -m tasks.logs PATH_OR_GLOB [--format stderr|csvlog|jsonlog] [--prefix P]
+[--redact passwords|parameters]` (reads any path the caller may read: LOG_FILE_ROOTS bounds
+the review's file source, not an operator's shell).
 """

@@ -10,13 +10,16 @@ of groups has a cap, and what does not fit is counted under "(other)".
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from itertools import chain
 from typing import Any
 
-from tasks.logs.entry import MESSAGE, RAW_TIME, SEVERITY, LogEntry, parse_log_time
+from tasks.logs.entry import MESSAGE, RAW_TIME, SAMPLE_LIMIT, SEVERITY, LogEntry, parse_log_time
 from tasks.logs.findings import SEVERITIES, AnalysisResult, LogFinding
 from tasks.logs.normalize import normalize_query
+from tasks.logs.redact import MODES as REDACT_MODES
+from tasks.logs.redact import redact, redact_all
 from tasks.logs.sqlstates import class_name, infer_sqlstate
 
 DEFAULTS: dict[str, float] = {
@@ -139,7 +142,10 @@ class _Table:
 class LogAnalyzer:
     """Feed entries with `add` (or `add_all`), then `finish()` for the findings and summary."""
 
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: dict[str, Any] | None = None, redact: str = "passwords") -> None:
+        if redact not in REDACT_MODES:
+            raise ValueError(f"log analysis setting 'redact' must be one of {', '.join(REDACT_MODES)}, got {redact!r}")
+        self.redact = redact  # what findings mask of the log's text (tasks.logs.redact)
         self.config = cfg = _config(config)
         self.slow_ms = float(cfg["slow_query_ms"])
         groups = int(cfg["max_groups"])
@@ -443,20 +449,23 @@ class _FindingBuilder:
         self.out: list[LogFinding] = []
 
     def emit(self, group: _Group, severity: str, category: str, message: str, **details: Any) -> None:
+        """Add a finding. Every text of it taken from the log (message, sample, details:
+        statements, top messages, tables...) is redacted here, before anyone stores it."""
         if not group.count:
             return
+        mode = self.a.redact
         self.out.append(
             LogFinding(
                 severity=severity,
                 category=category,
-                message=message,
+                message=redact(message, mode),
                 count=group.count,
                 first_seen=_time(group.first),
                 last_seen=_time(group.last),
-                sample=group.sample.text() if group.sample is not None else "",
+                sample=_sample(group.sample, mode),
                 database=None if group.database in (_MIXED, "", None) else group.database,
                 user=None if group.user in (_MIXED, "", None) else group.user,
-                details={k: v for k, v in details.items() if v is not None},
+                details=redact_all({k: v for k, v in details.items() if v is not None}, mode),
             )
         )
 
@@ -649,6 +658,15 @@ class _FindingBuilder:
             )
             if self.out[-1].user is None and user != OTHER:
                 self.out[-1].user = user  # the user tried, even when the log line has no %u
+
+
+def _sample(entry: LogEntry | None, mode: str) -> str:
+    """The entry as logged, redacted whole (a literal cut short is masked to the end), then
+    bounded to SAMPLE_LIMIT characters."""
+    if entry is None:
+        return ""
+    text = redact(entry.text(limit=sys.maxsize), mode)
+    return text if len(text) <= SAMPLE_LIMIT else text[: SAMPLE_LIMIT - 1] + "…"
 
 
 def _size(n: float) -> str:

@@ -23,11 +23,19 @@ from tasks.logs.entry import CONTINUATION_INDEX, FIELD_COUNT, MESSAGE, LogEntry,
 from tasks.logs.prefix import CONTINUATION_SEVERITIES, LINE_FIELDS, CompiledPrefix, LogFormatError, compile_prefix
 
 FORMATS = ("stderr", "csvlog", "jsonlog")
-# An entry larger than this (a huge multi-line statement) is emitted in pieces rather than
-# buffered without bound.
-MAX_ENTRY_BYTES = 32 * 1024 * 1024
+# A line longer than this is cut: its first MAX_LINE_BYTES are kept and the rest, up to the
+# next newline, is skipped without being buffered (and counted: truncated_lines/_bytes).
+MAX_LINE_BYTES = 256 * 1024
+# An entry of many lines stops growing here (checked as chunks arrive, so it may keep up to a
+# chunk more): a stderr entry keeps its first lines, its later lines are skipped and counted; a
+# csvlog record is emitted in pieces.
+MAX_ENTRY_BYTES = 1024 * 1024
+# A line longer than MAX_LINE_BYTES covers a whole window of this size: a chunk with a newline
+# in each window (nearly every chunk) needs no line-by-line look.
+_WINDOW = MAX_LINE_BYTES // 2
 
 _CONTINUATIONS = frozenset(CONTINUATION_SEVERITIES)
+_CONTINUATION_BYTES = frozenset(severity.encode() for severity in CONTINUATION_SEVERITIES)
 _NO_CONTINUATION = (None,) * (FIELD_COUNT - len(LINE_FIELDS))
 
 
@@ -37,6 +45,9 @@ class LogParser(Protocol):
     consumed_bytes: int
     entries: int
     skipped_lines: int
+
+    @property
+    def pending_bytes(self) -> int: ...
 
     def feed(self, chunk: bytes) -> list[LogEntry]: ...
 
@@ -56,57 +67,194 @@ def make_parser(fmt: str, prefix: str | None = None) -> LogParser:
     raise LogFormatError(f"unknown log format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
+def finish_read(parser: LogParser, *, complete: bool, cut: bool, moved_on: bool = False) -> list[LogEntry]:
+    """The entries left in `parser` at the end of one read of a file.
+
+    complete: the file will not grow (rotated, compressed), so a last line without its newline
+    is whole. cut: the read stopped before the end of the file (max_bytes): the last entry may
+    go on in the bytes not read, so it is left for the next read — unless the run would then
+    consume nothing at all (moved_on false and an entry or a line larger than the budget):
+    what was read is then taken as it is, so runs move on.
+    """
+    if not cut:
+        return parser.close(partial=complete)
+    if moved_on or parser.consumed_bytes or not parser.pending_bytes:
+        return []
+    entries = parser.close()
+    return entries if parser.consumed_bytes else entries + parser.close(partial=True)
+
+
 class _ChunkedParser:
-    """Buffering shared by the formats: split off the complete entries of each chunk."""
+    """Buffering shared by the formats: split off the complete entries of each chunk.
+
+    Work and memory are linear in the input: chunks are appended to one bytearray (no copy of
+    what is already buffered), `_boundary` only looks at the lines added since its last call,
+    a line is held to MAX_LINE_BYTES and an entry to MAX_ENTRY_BYTES. Bytes skipped by those
+    caps are remembered by position, so `consumed_bytes` still counts input bytes.
+    """
+
+    # csvlog: a cut line must not change the parity of the quotes that follow it.
+    _QUOTE: bytes | None = None
 
     def __init__(self) -> None:
-        self._buf = b""
+        self._buf = bytearray()
+        self._scanned = 0  # _boundary has looked at every complete line before this offset
+        self._line = 0  # bytes of the unterminated last line of _buf
+        self._skipping = False  # that line was cut: drop what comes up to the next newline
+        self._skipped_quotes = 0  # quotes among the bytes dropped from that line
+        self._dropped: list[tuple[int, int]] = []  # (offset in _buf, input bytes skipped there)
         self.consumed_bytes = 0  # bytes fed whose entries have all been returned
         self.entries = 0
         self.skipped_lines = 0  # lines that fit no entry (wrong prefix, garbage, orphans)
+        self.truncated_lines = 0  # lines cut at MAX_LINE_BYTES or dropped beyond MAX_ENTRY_BYTES
+        self.truncated_bytes = 0  # input bytes skipped by those cuts
 
     @property
     def pending_bytes(self) -> int:
-        """Bytes held back: the entry in progress and any truncated last line."""
+        """Input bytes held back: the entry in progress and any truncated last line."""
+        return len(self._buf) + sum(n for _, n in self._dropped)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes held in memory (at most MAX_ENTRY_BYTES plus a chunk and a line)."""
         return len(self._buf)
 
     def feed(self, chunk: bytes) -> list[LogEntry]:
         """Add `chunk`; return the entries it completed. Iterate them before the next feed."""
-        buf = self._buf + chunk if self._buf else bytes(chunk)
-        end = buf.rfind(b"\n") + 1
-        cut = self._boundary(buf, end) if end else 0
-        if cut == 0 and end > MAX_ENTRY_BYTES:
-            cut = end
-        if cut == 0:
-            self._buf = buf
+        if self._skipping:
+            at = chunk.find(b"\n")
+            if at < 0:
+                self._drop_tail(chunk)
+                return []
+            self._drop_tail(chunk[:at])
+            self._end_cut_line()
+            chunk = chunk[at:]
+        if self._has_long_line(chunk):
+            chunk = self._cut_long_lines(chunk)
+        buf = self._buf
+        base = len(buf)
+        buf += chunk
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            self._line += len(chunk)
             return []
-        self._buf = buf[cut:]
-        return self._take(buf[:cut], cut)
+        self._line = len(chunk) - last - 1
+        end = base + last + 1
+        cut = self._boundary(buf, end)
+        if cut == 0 and end > MAX_ENTRY_BYTES:
+            cut, end = self._oversized(buf, end)
+        self._scanned = end - cut
+        return self._take(cut) if cut else []
 
     def close(self, partial: bool = False) -> list[LogEntry]:
         """Return the entries still buffered.
 
         A last line without its newline may still be being written by the server, so it is
         left unconsumed (the next incremental run reads it whole) unless `partial` is true —
-        for a file that will not grow any more (rotated, compressed).
+        for a file that will not grow any more (rotated, compressed) — or the line was cut
+        (its rest is skipped anyway: the next run starts after what was read).
         """
         buf = self._buf
-        if partial and buf and not buf.endswith(b"\n"):
-            block, size = buf + b"\n", len(buf)
+        if buf and not buf.endswith(b"\n") and (partial or self._skipping):
+            if self._skipping:
+                self._end_cut_line()
+            buf += b"\n"
+            self._dropped.append((len(buf), -1))  # the newline added here was not read
+            size = len(buf)
         else:
             size = buf.rfind(b"\n") + 1
-            block = buf[:size]
-        self._buf = buf[size:]
-        return self._take(block, size) if block else []
+        self._skipping = False
+        self._scanned = 0
+        return self._take(size) if size else []
 
-    def _take(self, block: bytes, size: int) -> list[LogEntry]:
-        entries = self._parse(block.decode("utf-8", "replace"))
-        self.consumed_bytes += size
+    def _take(self, cut: int) -> list[LogEntry]:
+        buf = self._buf
+        text = buf[:cut].decode("utf-8", "replace")
+        del buf[:cut]
+        skipped = 0
+        if self._dropped:
+            kept = []
+            for at, size in self._dropped:
+                if at <= cut:
+                    skipped += size
+                else:
+                    kept.append((at - cut, size))
+            self._dropped = kept
+        entries = self._parse(text)
+        self.consumed_bytes += cut + skipped
         self.entries += len(entries)
         return entries
 
-    def _boundary(self, buf: bytes, end: int) -> int:
-        """The offset (at most `end`) where the last entry that may still grow starts."""
+    # --- caps ---------------------------------------------------------------------------------
+
+    def _has_long_line(self, chunk: bytes) -> bool:
+        """Whether a line of `chunk` (or the one it continues) may be longer than MAX_LINE_BYTES."""
+        size = len(chunk)
+        first = chunk.find(b"\n", 0, MAX_LINE_BYTES + 1)
+        if first < 0:
+            first = min(size, MAX_LINE_BYTES + 1)
+        if self._line + first > MAX_LINE_BYTES:
+            return True
+        find = chunk.find
+        for at in range(first + 1, size - _WINDOW + 1, _WINDOW):
+            if find(b"\n", at, at + _WINDOW) < 0:
+                return True
+        return size - 1 - chunk.rfind(b"\n") > MAX_LINE_BYTES
+
+    def _cut_long_lines(self, chunk: bytes) -> bytes:
+        """`chunk` with each line held to MAX_LINE_BYTES (the slow path: rare chunks only)."""
+        out = bytearray()
+        base = len(self._buf)
+        line = self._line
+        pos, size = 0, len(chunk)
+        while pos < size:
+            newline = chunk.find(b"\n", pos)
+            stop = size if newline < 0 else newline
+            room = max(MAX_LINE_BYTES - line, 0)
+            if stop - pos > room:
+                out += chunk[pos : pos + room]
+                self.truncated_lines += 1
+                self._skipping = True
+                self._skipped_quotes = 0
+                self._dropped.append((base + len(out), 0))
+                self._drop_tail(chunk[pos + room : stop])
+                if newline < 0:
+                    return bytes(out)
+                self._end_cut_line(out)
+            else:
+                out += chunk[pos:stop]
+            if newline < 0:
+                break
+            out += b"\n"
+            pos, line = newline + 1, 0
+        return bytes(out)
+
+    def _drop_tail(self, data: bytes) -> None:
+        """Skip `data`, the continuation of the line being cut (it ends the buffer)."""
+        at, size = self._dropped[-1]
+        self._dropped[-1] = (at, size + len(data))
+        self.truncated_bytes += len(data)
+        if self._QUOTE:
+            self._skipped_quotes += data.count(self._QUOTE)
+
+    def _end_cut_line(self, out: bytearray | None = None) -> None:
+        """The newline after a cut line arrived. For csvlog, an odd number of quotes skipped
+        is made up for by one added quote, so the records after it still split right."""
+        self._skipping = False
+        if self._QUOTE and self._skipped_quotes % 2:
+            target = self._buf if out is None else out
+            at = len(self._buf) + (0 if out is None else len(out))
+            target += self._QUOTE
+            self._dropped.append((at + 1, -1))  # the added quote was not read
+        self._skipped_quotes = 0
+
+    def _oversized(self, buf: bytearray, end: int) -> tuple[int, int]:
+        """The entry in progress passed MAX_ENTRY_BYTES: (cut, end) to go on with."""
+        return end, end
+
+    def _boundary(self, buf: bytearray, end: int) -> int:
+        """The offset (at most `end`) where the last entry that may still grow starts; only
+        the lines after self._scanned are new."""
         raise NotImplementedError
 
     def _parse(self, text: str) -> list[LogEntry]:
@@ -121,18 +269,43 @@ class StderrParser(_ChunkedParser):
         self.prefix = prefix if isinstance(prefix, CompiledPrefix) else compile_prefix(prefix)
         self._key = LINE_FIELDS.index(self.prefix.process_key)
 
-    def _boundary(self, buf: bytes, end: int) -> int:
-        # Walk back to the last line that starts an entry: everything before it is complete.
+    def _boundary(self, buf: bytearray, end: int) -> int:
+        # Walk back over the lines added since the last call to the last one that starts an
+        # entry: everything before it is complete.
         match = self.prefix.line_bytes.match
+        floor = self._scanned
         line_end = end - 1
         while True:
             start = buf.rfind(b"\n", 0, line_end) + 1
+            if start < floor:
+                return 0
             m = match(buf, start)
-            if m and m.group("severity").decode() not in _CONTINUATIONS:
+            if m and m.group("severity") not in _CONTINUATION_BYTES:
                 return start
             if start == 0:
                 return 0
             line_end = start - 1
+
+    def _oversized(self, buf: bytearray, end: int) -> tuple[int, int]:
+        # Keep the entry's first MAX_ENTRY_BYTES; its later lines (those added since the last
+        # call, or past the cap) are skipped. Its next entry still starts it afresh.
+        start = max(self._scanned, buf.rfind(b"\n", 0, MAX_ENTRY_BYTES) + 1)
+        if start >= end:
+            return 0, end
+        size = end - start
+        self.truncated_lines += buf.count(b"\n", start, end)
+        self.truncated_bytes += size
+        del buf[start:end]
+        moved = []
+        for at, skipped in self._dropped:
+            if at > end:
+                at -= size
+            elif at > start:
+                at = start
+            moved.append((at, skipped))
+        moved.append((start, size))
+        self._dropped = moved
+        return 0, start
 
     def _parse(self, text: str) -> list[LogEntry]:
         out: list[LogEntry] = []
@@ -204,26 +377,53 @@ _CSV_COLUMNS = {
     "query": 16,
 }
 _PORT = re.compile(r":\d+$")
+# The csv module refuses fields over 128 KB by default; a field is bounded by the line and
+# entry caps here.
+csv.field_size_limit(max(csv.field_size_limit(), 2 * MAX_ENTRY_BYTES))
 
 
 class CsvlogParser(_ChunkedParser):
     """csvlog: one CSV record per entry; quoted fields may span lines."""
 
-    def _boundary(self, buf: bytes, end: int) -> int:
-        # A newline ends a record only outside quotes: where the count of quotes before it is even.
-        quotes = buf.count(b'"', 0, end)
-        while end:
+    _QUOTE = b'"'
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._quotes = 0  # quotes in _buf[:_scanned]
+
+    def _boundary(self, buf: bytearray, end: int) -> int:
+        # A newline ends a record only outside quotes: where the count of quotes before it is
+        # even. Only the line ends added since the last call are new.
+        floor = self._scanned
+        total = self._quotes + buf.count(b'"', floor, end)
+        quotes, at = total, end
+        while at > floor:
             if quotes % 2 == 0:
-                return end
-            start = buf.rfind(b"\n", 0, end - 1) + 1
-            quotes -= buf.count(b'"', start, end)
-            end = start
+                self._quotes = total - quotes
+                return at
+            start = buf.rfind(b"\n", 0, at - 1) + 1
+            quotes -= buf.count(b'"', start, at)
+            at = start
+        self._quotes = total
         return 0
+
+    def _oversized(self, buf: bytearray, end: int) -> tuple[int, int]:
+        # A record this large is emitted in pieces; the next piece starts inside a quoted field.
+        self._quotes = 1
+        return end, end
 
     def _parse(self, text: str) -> list[LogEntry]:
         out: list[LogEntry] = []
         append = out.append
-        for row in csv.reader(io.StringIO(text)):
+        rows = csv.reader(io.StringIO(text))
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except csv.Error:  # a malformed record: the reader goes on at the next line
+                self.skipped_lines += 1
+                continue
             if len(row) < 23:
                 self.skipped_lines += 1
                 continue
@@ -256,7 +456,7 @@ class CsvlogParser(_ChunkedParser):
 class JsonlogParser(_ChunkedParser):
     """jsonlog (PostgreSQL 15+): one JSON object per line."""
 
-    def _boundary(self, buf: bytes, end: int) -> int:
+    def _boundary(self, buf: bytearray, end: int) -> int:
         return end
 
     def _parse(self, text: str) -> list[LogEntry]:

@@ -31,36 +31,44 @@ PRIMARY_SEVERITIES = ("LOG", "ERROR", "WARNING", "FATAL", "PANIC", "NOTICE", "IN
 # Lines that continue the previous message of the same process.
 CONTINUATION_SEVERITIES = ("DETAIL", "HINT", "CONTEXT", "STATEMENT", "QUERY", "LOCATION")
 
-_ZONE = r"(?: [A-Za-z+\-][A-Za-z0-9+\-:_/]*)?"
+# Every quantifier of a fixed-shape escape is bounded, so matching one costs a bounded amount
+# of work wherever the engine tries it (see compile_prefix on why that keeps a line linear).
+_ZONE = r"(?: [A-Za-z+\-][A-Za-z0-9+\-:_/]{0,40})?"
 _TIME_S = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d" + _ZONE
 _TIME_MS = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}" + _ZONE
 
-# escape -> (field name or None, value pattern). The first occurrence of a named field captures.
+# Text of any length: names, hosts, the backend type, the command tag.
+_TEXT = "text"
+# escape -> (field name or None, value pattern or _TEXT). The first occurrence of a named field
+# captures.
 _ESCAPES: dict[str, tuple[str | None, str]] = {
-    "a": ("application", r".*?"),
-    "u": ("user", r".*?"),
-    "d": ("database", r".*?"),
-    "r": ("client", r"[^\s(]*?"),  # host(port) or [local]; the port is matched after the group
-    "h": ("client", r"[^\s]*?"),
-    "b": (None, r".*?"),  # backend type ("client backend", "autovacuum worker")
-    "p": ("pid", r"\d+"),
-    "P": (None, r"\d*"),  # parallel leader pid, empty outside parallel workers
+    "a": ("application", _TEXT),
+    "u": ("user", _TEXT),
+    "d": ("database", _TEXT),
+    "r": ("client", _TEXT),  # host(port) or [local]; the port is matched after the group
+    "h": ("client", _TEXT),
+    "b": (None, _TEXT),  # backend type ("client backend", "autovacuum worker")
+    "i": (None, _TEXT),  # command tag
+    "p": ("pid", r"\d{1,10}"),
+    "P": (None, r"\d{0,10}"),  # parallel leader pid, empty outside parallel workers
     "t": ("time", _TIME_S),
     "m": ("time", _TIME_MS),
-    "n": ("time", r"\d+\.\d+"),
-    "i": (None, r".*?"),  # command tag
+    "n": ("time", r"\d{1,20}\.\d{1,9}"),
     "e": ("sqlstate", r"[0-9A-Z]{5}"),
-    "c": ("session_id", r"[0-9a-f]+\.[0-9a-f]+"),
-    "l": ("line_no", r"\d+"),
+    "c": ("session_id", r"[0-9a-f]{1,16}\.[0-9a-f]{1,16}"),
+    "l": ("line_no", r"\d{1,20}"),
     "s": (None, _TIME_S),  # session start
-    "v": (None, r"[0-9/]*"),  # virtual transaction id
-    "x": (None, r"\d*"),  # transaction id
-    "Q": (None, r"-?\d*"),  # query id
+    "v": (None, r"[0-9/]{0,32}"),  # virtual transaction id
+    "x": (None, r"\d{0,20}"),  # transaction id
+    "Q": (None, r"-?\d{0,20}"),  # query id
 }
+_TEXT_VALUES = {"r": r"[^\s(]*?", "h": r"[^\s]*?"}  # the others: .*? (within the line)
 
 _ESCAPE_RE = re.compile(r"%(-?\d+)?(.)", re.DOTALL)
 
-_SEVERITY = "(?P<severity>" + "|".join(PRIMARY_SEVERITIES + CONTINUATION_SEVERITIES) + ")"
+_SEVERITIES = "|".join(PRIMARY_SEVERITIES + CONTINUATION_SEVERITIES)
+_SEVERITY = f"(?P<severity>{_SEVERITIES})"
+_SEVERITY_AHEAD = f"(?=(?:{_SEVERITIES}):  )"
 
 SUGGESTED_PREFIX = "%m [%p] %q%u@%d "
 _TAIL = ("severity", "message")  # always matched after the prefix
@@ -92,38 +100,67 @@ def compile_prefix(log_line_prefix: str) -> CompiledPrefix:
     Raises LogFormatError when the prefix lacks a time (%t, %m, %n) or a process
     identifier (%p, %c): without them entries cannot be dated nor multi-line messages
     joined, and the message says exactly what to set instead.
+
+    The pattern costs linear time per line whatever the prefix (with the server source the
+    prefix comes from the monitored server). A plain regex of lazy wildcards backtracks over
+    every way to split a line between them: `%u%u%u%u%m` is O(n^4) on a line that does not
+    match. Here each text escape (%u, %d, %a, %h, %r, %b, %i) is an atomic group that runs
+    lazily up to its anchor and never gives its choice back:
+      - up to the next fixed-shape escape (a time, a pid, ... with its literals around it),
+        or to the severity when it is the last escape: the text may then hold anything,
+        spaces included (application names often do);
+      - otherwise (another text escape follows) up to the first occurrence of the literal
+        between them: `%u@%d` splits at the first "@".
+    Adjacent text escapes cannot be told apart: all but the last match empty. Fixed-shape
+    escapes have bounded quantifiers and are atomic with the literals that follow them.
     """
-    parts: list[str] = []
+    items: list[tuple[str, str]] = []  # (kind, pattern): "lit", "text", "fixed" or "q"
+    empty_text = ""  # the last text escape's pattern matching the empty string
+    padded_right = False  # the last item was an escape padded on the right (%-10u)
     seen: set[str] = set()
     optional = False
     pos = 0
     for m in _ESCAPE_RE.finditer(log_line_prefix):
-        parts.append(re.escape(log_line_prefix[pos : m.start()]))
+        padded_right = _add_literal(items, log_line_prefix[pos : m.start()], padded_right)
         pos = m.end()
         padding, escape = m.group(1), m.group(2)
         if escape == "%":
-            parts.append("%")
+            padded_right = _add_literal(items, "%", padded_right)
             continue
         if escape == "q":
             # Non-session processes stop printing here: the rest is optional.
             if not optional:
-                parts.append("(?:")
-                optional = True
+                items.append(("q", ""))
+                optional, padded_right = True, False
             continue
-        name, value = _ESCAPES.get(escape, (None, ""))  # unknown escapes print nothing
+        if escape not in _ESCAPES:
+            continue  # unknown escapes print nothing
+        name, value = _ESCAPES[escape]
+        kind = "fixed"
+        if value is _TEXT:
+            kind, value = "text", _TEXT_VALUES.get(escape, ".*?")
+            if items and items[-1][0] == "text":
+                # Two text escapes with nothing between: the earlier one matches empty.
+                items[-1] = ("lit", empty_text)
         if name and name not in seen:
             seen.add(name)
-            value = f"(?P<{name}>{value})"
+            group = f"(?P<{name}>"
         else:
-            value = f"(?:{value})"
-        if escape == "r":
-            value += r"(?:\(\d*\))?"
-        if padding:
-            value = f" *{value} *"
-        parts.append(value)
-    parts.append(re.escape(log_line_prefix[pos:]))
-    if optional:
-        parts.append(")?")
+            group = "(?:"
+        port = r"(?:\(\d{0,5}\))?" if escape == "r" else ""
+        # %10u pads on the left, %-10u on the right. Padding spaces are possessive, so they
+        # are never traded with a value or with another run of spaces: a right-padded text
+        # ends with a non-space, and the literal after it may lose its leading spaces to the
+        # padding (see _add_literal).
+        width = min(abs(int(padding or 0)), 1000)
+        padded_right = bool(width) and padding.startswith("-")
+        spaces = f" {{0,{width}}}+" if width else ""
+        lead, trail = ("", spaces) if padded_right else (spaces, "")
+        if padded_right and value == ".*?":
+            value = "(?:.*?[^ ])??"
+        items.append((kind, f"{lead}{group}{value}){port}{trail}"))
+        empty_text = f"(?>{lead}{group}){port}{trail})"
+    _add_literal(items, log_line_prefix[pos:], padded_right)
 
     missing = []
     if "time" not in seen:
@@ -136,6 +173,9 @@ def compile_prefix(log_line_prefix: str) -> CompiledPrefix:
             f"set log_line_prefix = '{SUGGESTED_PREFIX}' (or add the missing escapes) — pgBadger needs these too"
         )
 
+    parts = _segments(items)
+    if optional:
+        parts.append(")?")
     # Absent fields become groups that never participate, so every pattern has every name.
     absent = "".join(f"(?:(?P<{name}>)(?!))?" for name in LINE_FIELDS if name not in seen and name not in _TAIL)
     pattern = "^" + "".join(parts) + _SEVERITY + ":  (?P<message>[^\n]*)" + absent
@@ -146,3 +186,51 @@ def compile_prefix(log_line_prefix: str) -> CompiledPrefix:
         line_bytes=re.compile(pattern.encode(), re.MULTILINE),
         fields=frozenset(seen),
     )
+
+
+def _add_literal(items: list[tuple[str, str]], text: str, padded_right: bool) -> bool:
+    """Append literal `text`; returns whether the last item is still padded on the right."""
+    if not text:
+        return padded_right
+    if padded_right and text.startswith(" "):
+        # The padding before may have taken these spaces (it cannot give them back).
+        rest = text.lstrip(" ")
+        items.append(("lit", f" {{0,{len(text) - len(rest)}}}"))
+        text = rest
+    if text:
+        items.append(("lit", re.escape(text)))
+    return False
+
+
+def _segments(items: list[tuple[str, str]]) -> list[str]:
+    """The prefix's items as atomic groups (see compile_prefix)."""
+    parts: list[str] = []
+    i, n = 0, len(items)
+
+    def literals() -> list[str]:
+        nonlocal i
+        out = []
+        while i < n and items[i][0] == "lit":
+            out.append(items[i][1])
+            i += 1
+        return out
+
+    while i < n:
+        kind, value = items[i]
+        i += 1
+        if kind == "lit":
+            parts.append(value)
+        elif kind == "q":
+            parts.append("(?:")
+        elif kind == "fixed":
+            parts.append("(?>" + value + "".join(literals()) + ")")
+        else:
+            segment = [value, *literals()]
+            if i == n:
+                segment.append(_SEVERITY_AHEAD)
+            elif items[i][0] == "fixed":
+                segment.append(items[i][1])
+                i += 1
+                segment.extend(literals())
+            parts.append("(?>" + "".join(segment) + ")")
+    return parts

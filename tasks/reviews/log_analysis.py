@@ -1,12 +1,15 @@
 """Task type `log_analysis`: read a database's server log and report what a DBA must know.
 
 Sources (task config `source`): `server` (default) reads the log through the connection with
-pg_ls_logdir() / pg_read_binary_file(); `file` reads a path or glob on the worker host. Both
-are incremental: a run starts where the last completed run of the task stopped.
+pg_ls_logdir() / pg_read_binary_file(); `file` reads a path or glob on the worker host, inside
+the directories of settings.LOG_FILE_ROOTS only (refused when the task is saved and again at
+run time). Both are incremental: a run starts where the last completed run of the task
+stopped, and read at most max_bytes_per_run (for a .gz, the bytes it expands to).
 
 Config: source, path (file), format (auto | stderr | csvlog | jsonlog), log_line_prefix
-(file + stderr; the server source reads it from the server), max_bytes_per_run, and the
-detector thresholds of tasks.logs.detectors.DEFAULTS (slow_query_ms, ...).
+(file + stderr; the server source reads it from the server), max_bytes_per_run, redact
+(passwords | parameters: what findings mask of the log, tasks.logs.redact), and the detector
+thresholds of tasks.logs.detectors.DEFAULTS (slow_query_ms, ...).
 """
 
 from __future__ import annotations
@@ -14,15 +17,17 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import transaction
 
 from connections.login import CredentialsUnavailable
 from connections.probe import one_line_error
 from connections.session import open_session
 from tasks.logs.detectors import DEFAULTS, LogAnalyzer
-from tasks.logs.files import analyze_files
-from tasks.logs.parser import make_parser
+from tasks.logs.files import OutsideLogRoots, UnreadableLog, analyze_files, check_roots
+from tasks.logs.parser import finish_read, make_parser
 from tasks.logs.prefix import LogFormatError, compile_prefix
+from tasks.logs.redact import MODES as REDACT_MODES
 from tasks.models import Finding, LogCursor
 from tasks.reviews import log_server
 from tasks.reviews.log_cursor import release_cursor, save_positions, take_cursor
@@ -36,7 +41,8 @@ THRESHOLDS = set(DEFAULTS)
 def run(task, execution) -> dict[str, Any]:
     config = task.review_config()
     source = config["source"]
-    analyzer = LogAnalyzer({key: value for key, value in config.items() if key in THRESHOLDS})
+    thresholds = {key: value for key, value in config.items() if key in THRESHOLDS}
+    analyzer = LogAnalyzer(thresholds, redact=config["redact"])
     cursor = take_cursor(task, execution, source)
     try:
         if source == "file":
@@ -57,17 +63,32 @@ def run(task, execution) -> dict[str, Any]:
         format=read["format"],
         files=read["files"][-20:],
         more_to_read=read.get("more_to_read", False),
+        truncated_lines=read["truncated_lines"],
+        truncated_bytes=read["truncated_bytes"],
     )
     if read.get("warnings"):
         result["warnings"] = read["warnings"]
     return result
 
 
+def log_file_roots() -> list[str]:
+    """settings.LOG_FILE_ROOTS, read at call time (a list, or a ":"-separated string)."""
+    roots = getattr(settings, "LOG_FILE_ROOTS", [])
+    if isinstance(roots, str):
+        roots = roots.split(":")
+    return [str(root) for root in roots if root]
+
+
 def _check(config: dict[str, Any]) -> list[str]:
-    """Rules across keys, checked when the task is saved."""
+    """Rules across keys, checked when the task is saved and again before each run."""
     problems = []
     if config["source"] == "file" and not config["path"]:
         problems.append("the file source needs config path: a file or glob on the worker host")
+    elif config["source"] == "file":
+        try:
+            check_roots(config["path"], log_file_roots())
+        except OutsideLogRoots as exc:
+            problems.append(f"path: {exc}")
     if config["source"] == "file" and config["format"] in ("auto", "stderr"):
         try:
             compile_prefix(config["log_line_prefix"])
@@ -78,10 +99,17 @@ def _check(config: dict[str, Any]) -> list[str]:
 
 CONFIG = ConfigSchema(
     Option("source", str, "server", choices=("server", "file"), help="Read the log through the connection, or files."),
-    Option("path", str, "", help="file source: a file or glob on the worker host, plain or .gz."),
+    Option("path", str, "", help="file source: a file or glob on the worker host, plain or .gz, in LOG_FILE_ROOTS."),
     Option("format", str, "auto", choices=FORMATS, help="auto = the most structured format the server writes."),
     Option("log_line_prefix", str, "%m [%p] ", help="file source, stderr format: the server's log_line_prefix."),
     Option("max_bytes_per_run", int, DEFAULT_MAX_BYTES, minimum=1, help="The rest is read by the next run."),
+    Option(
+        "redact",
+        str,
+        "passwords",
+        choices=REDACT_MODES,
+        help="What findings mask of the log: passwords (always), or parameters: bind parameter values too.",
+    ),
     *(Option(key, float, default, minimum=0, help="Detector threshold.") for key, default in DEFAULTS.items()),
     check=_check,
 )
@@ -96,12 +124,30 @@ def _read_files(config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
     try:
         if prefix is not None:
             compile_prefix(prefix)
-        read = analyze_files(path, fmt, prefix, analyzer, offsets=dict(cursor.positions))
-    except (FileNotFoundError, LogFormatError) as exc:
+        read = analyze_files(
+            path,
+            fmt,
+            prefix,
+            analyzer,
+            offsets=dict(cursor.positions),
+            roots=log_file_roots(),  # checked again here, before any file is opened
+            max_bytes=config["max_bytes_per_run"],
+        )
+    except (OutsideLogRoots, FileNotFoundError, LogFormatError, UnreadableLog) as exc:
         raise ReviewFailed(str(exc)) from None
     except OSError as exc:
-        raise ReviewFailed(f"cannot read {path!r}: {exc.strerror or exc}") from None
-    return {"positions": read.offsets, "bytes_read": read.bytes_read, "files": read.files, "format": fmt}
+        # The reason only (permission denied, ...): never the exception's text, which may
+        # quote what was read.
+        raise ReviewFailed(f"cannot read {path!r}: {exc.strerror or type(exc).__name__}") from None
+    return {
+        "positions": read.offsets,
+        "bytes_read": read.bytes_read,
+        "files": read.files,
+        "format": fmt,
+        "more_to_read": read.more_to_read,
+        "truncated_lines": read.truncated_lines,
+        "truncated_bytes": read.truncated_bytes,
+    }
 
 
 def _read_server(task, config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
@@ -136,7 +182,7 @@ def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, ma
         raise ReviewFailed(f"no {fmt} log files in the server's log_directory ({server.directory!r}) yet")
     known = cursor.positions
     positions: dict[str, dict] = {}
-    bytes_read = 0
+    bytes_read = truncated_lines = truncated_bytes = 0
     more = False
     read_names = []
     warnings = []
@@ -159,10 +205,13 @@ def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, ma
             for chunk in log_server.read_chunks(session, server.directory, log_file.name, start, end, user):
                 analyzer.add_all(parser.feed(chunk))
         newest = index == len(files) - 1
-        # A rotated-away file is complete; the newest (or a budget-cut one) may end mid-entry.
-        analyzer.add_all(parser.close(partial=not newest and end == log_file.size))
+        # A rotated-away file is complete; the newest may end mid-entry, and a budget-cut one
+        # leaves its last entry to the next run.
+        analyzer.add_all(finish_read(parser, complete=not newest, cut=end < log_file.size, moved_on=bytes_read > 0))
         positions[log_file.name] = {"offset": start + parser.consumed_bytes}
         bytes_read += parser.consumed_bytes
+        truncated_lines += parser.truncated_lines
+        truncated_bytes += parser.truncated_bytes
         if more:
             # Keep the positions of the files not reached yet; they are read next run.
             for later in files[index + 1 :]:
@@ -176,6 +225,8 @@ def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, ma
         "format": fmt,
         "more_to_read": more,
         "warnings": warnings,
+        "truncated_lines": truncated_lines,
+        "truncated_bytes": truncated_bytes,
     }
 
 

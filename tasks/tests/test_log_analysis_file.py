@@ -20,6 +20,12 @@ SAMPLES = Path(__file__).parent / "logs"
 PREFIX = "%m [%p] %q%u@%d "
 
 
+@pytest.fixture(autouse=True)
+def log_roots(settings, tmp_path):
+    """The file source reads only inside LOG_FILE_ROOTS: here, the test's files."""
+    settings.LOG_FILE_ROOTS = [str(tmp_path), str(SAMPLES)]
+
+
 def run_now(task) -> TaskExecution:
     """Run the review in this process (the queue is tested elsewhere)."""
     execution = TaskExecutionFactory(task=task)
@@ -40,6 +46,7 @@ def test_it_analyzes_a_log_file_and_stores_its_findings(tmp_path):
 
     assert done.status == ExecutionStatus.COMPLETED, done.error_message
     assert done.result["bytes_read"] == log.stat().st_size
+    assert (done.result["truncated_lines"], done.result["truncated_bytes"]) == (0, 0)
     assert done.result["issues_found"] == Finding.objects.filter(execution=done).count() > 0
     assert {"deadlock", "auth_failure"} <= set(
         Finding.objects.filter(execution=done).values_list("category", flat=True)
@@ -103,7 +110,7 @@ def test_csvlog_and_jsonlog_files_are_read_too(tmp_path):
     ("config", "message"),
     [
         ({"source": "file"}, "the file source needs config path"),
-        ({"source": "file", "path": "/nonexistent/*.log"}, "no log file matches"),
+        ({"source": "file", "path": "/nonexistent/*.log"}, "only the log directories in LOG_FILE_ROOTS"),
         ({"source": "ftp"}, "config: source must be one of server, file, not 'ftp'"),
         ({"source": "file", "path": "x", "log_line_prefix": "%u@%d "}, "has no time"),
         ({"colour": "blue"}, "config: unknown key(s) colour; valid keys: source, path, format"),
@@ -114,6 +121,30 @@ def test_a_bad_configuration_fails_with_a_readable_reason(config, message):
 
     assert failed.status == ExecutionStatus.FAILED
     assert message in failed.error_message
+
+
+def test_a_glob_inside_the_roots_that_matches_nothing_says_so(tmp_path):
+    failed = run_now(file_task(tmp_path / "*.log"))
+
+    assert failed.status == ExecutionStatus.FAILED
+    assert failed.error_message == f"no log file matches {str(tmp_path / '*.log')!r} on this host"
+
+
+def test_max_bytes_per_run_bounds_a_file_read_and_the_next_run_goes_on(tmp_path):
+    log = tmp_path / "postgresql.log"
+    shutil.copy(SAMPLES / "pg15.log", log)
+    size = log.stat().st_size
+    task = file_task(log, log_line_prefix=PREFIX, max_bytes_per_run=size // 3)
+
+    runs = [run_now(task) for _ in range(4)]
+
+    assert [r.status for r in runs] == [ExecutionStatus.COMPLETED] * 4
+    assert [r.result["more_to_read"] for r in runs] == [True, True, True, False]
+    assert all(r.result["bytes_read"] <= size // 3 for r in runs)
+    assert sum(r.result["bytes_read"] for r in runs) == size
+    assert LogCursor.objects.get(task=task).positions == {str(log): size}
+    whole = run_now(file_task(log, log_line_prefix=PREFIX))
+    assert sum(r.result["analyzed_logs"] for r in runs) == whole.result["analyzed_logs"]
 
 
 def test_a_prefix_that_matches_nothing_says_so(tmp_path):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from tasks.logs.parser import make_parser
 from tasks.logs.prefix import LogFormatError, compile_prefix
 
 
@@ -67,3 +70,84 @@ def test_it_refuses_a_prefix_without_time_or_pid_and_says_what_to_set(prefix, mi
         compile_prefix(prefix)
     assert missing in str(err.value)
     assert "log_line_prefix = '%m [%p] %q%u@%d '" in str(err.value)
+
+
+def test_the_last_text_escape_may_hold_spaces_and_separators():
+    prefix = "%m [%p] %q%u@%d/%a "
+    line = "2024-05-01 12:00:00.123 UTC [42] bob@my db/pgAdmin 4 - DB:my db LOG:  hi"
+    f = fields(prefix, line)
+    assert (f["user"], f["database"], f["application"]) == ("bob", "my db", "pgAdmin 4 - DB:my db")
+    assert fields("%m [%p] %q%u@%d ", "2024-05-01 12:00:00.123 UTC [42] bob@my db LOG:  hi")["database"] == "my db"
+
+
+def test_a_text_escape_before_a_time_or_pid_runs_up_to_it():
+    f = fields("%a %m [%p] ", "2024-05-01 12:00:00.123 UTC x 2024-05-01 12:00:00.123 UTC [42] LOG:  hi")
+    assert (f["application"], f["pid"]) == ("2024-05-01 12:00:00.123 UTC x", "42")
+
+
+def test_adjacent_text_escapes_give_their_text_to_the_last_one():
+    f = fields("%u%u%d%m [%p] ", "bobshop2024-05-01 12:00:00.123 UTC [42] LOG:  hi")
+    assert (f["user"], f["database"], f["pid"]) == ("", "bobshop", "42")
+
+
+# Prefixes that made the old regex backtrack over every way to split a line (%u%u%u%u%m: n^4).
+WORST_PREFIXES = [
+    "%u%u%u%u%m [%p] ",
+    "%a%u%d%h%r%b%i%m [%p] ",
+    "%u@%d@%a@%h@%m [%p] ",
+    "%u%m%u%m%u%m%u%m [%p] ",
+    "%u@%m%u@%m [%p] ",
+    "%-50u%-50d%-50a%m [%p] ",
+    "%50u%50d%50a%m [%p] ",
+    "%-1000u %-1000d %1000a %m [%-1000p] ",
+    "%x%x%x%x%v%Q%P%p%m ",
+    "%q%u %d %a %h %b %i %t %p ",
+    "%c%l%n%e%s%u%d ",
+]
+NON_MATCHING_LINES = [
+    "a@" * 2000,
+    "1" * 4000,
+    "x " * 2000,
+    " " * 4000,
+    "0123456789abcdef." * 250,
+    "2024-05-01 12:00:00.123 UTC [1] " * 120 + "LOG: ",
+]
+
+
+@pytest.mark.parametrize("prefix", WORST_PREFIXES)
+def test_no_prefix_makes_a_line_that_does_not_match_hang(prefix):
+    lines = [NON_MATCHING_LINES[i % len(NON_MATCHING_LINES)] for i in range(50)]
+    parser = make_parser("stderr", prefix)
+
+    started = time.monotonic()
+    entries = parser.feed("".join(line + "\n" for line in lines).encode()) + parser.close(partial=True)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 5, f"{prefix!r}: 50 lines took {elapsed:.1f} s"  # a bound on a hang, not a speed target
+    assert entries == [] and parser.skipped_lines == 50
+
+
+@pytest.mark.parametrize(
+    ("prefix", "line"),
+    [
+        ("%u%u%u%u%m [%p] ", "bob2024-05-01 12:00:00.123 UTC [42] "),
+        ("%a%u%d%h%r%b%i%m [%p] ", "psqlbob2024-05-01 12:00:00.123 UTC [42] "),
+        ("%u@%d@%a@%h@%m [%p] ", "bob@shop@psql@10.0.0.1@2024-05-01 12:00:00.123 UTC [42] "),
+        ("%u@%m%u@%m [%p] ", "bob@2024-05-01 12:00:00.123 UTC bob@2024-05-01 12:00:00.123 UTC [42] "),
+        ("%x %v %Q %P %p %m ", "0 3/14 -12345  42 2024-05-01 12:00:00.123 UTC "),
+        ("%c %l %n %e %s %u%d ", "6632a1b0.2a 7 1714564800.123 22012 2024-05-01 11:00:00 UTC bobshop "),
+        ("%5u|%-8d|%m [%p] ", "  bob|shop    |2024-05-01 12:00:00.123 UTC [42] "),
+        ("%-10u %-4d %m [%p] ", "bob        database 2024-05-01 12:00:00.123 UTC [42] "),
+        (
+            "%-50u%-50d%-50a%m [%p] ",
+            "bob".ljust(50) + "shop".ljust(50) + "psql".ljust(50) + "2024-05-01 12:00:00.123 UTC [42] ",
+        ),
+        ("%q%u %d %a %h %b %i %t %p ", "bob shop psql 10.0.0.1 client backend SELECT 2024-05-01 12:00:00 UTC 42 "),
+    ],
+)
+def test_the_worst_prefixes_still_read_the_lines_they_describe(prefix, line):
+    parser = make_parser("stderr", prefix)
+    entries = parser.feed(f"{line}ERROR:  division by zero\n".encode()) + parser.close(partial=True)
+
+    assert [(e.severity, e.message) for e in entries] == [("ERROR", "division by zero")]
+    assert entries[0].pid in (42, 0x2A)
