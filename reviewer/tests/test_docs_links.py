@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # The Markdown files whose links are checked.
 DOCUMENTS = ("README.md", "docs/*.md")
 
-# The text files that must not cite documents from outside the repository.
+# The text files whose every mention of a Markdown document must lead to one in the repository.
 CITING_FILES = ("README.md", "docs/*.md", "**/*.py", "templates/**/*.html", "scripts/*.sh", "Makefile", "bench/*.md")
-# Names of documents that live outside the repository: citing them sends readers nowhere.
-OUTSIDE_DOCUMENTS = re.compile(r"(?<![\w-])(contract|monitoring-api|DESIGN)\.md\b|/work/shared\b", re.IGNORECASE)
-# Never searched: tools' and caches' folders, and this file (it names what it looks for).
+# A Markdown document named in text: a path or a bare name ending in .md.
+NAMED_DOCUMENT = re.compile(r"(?<![\w./-])((?:\.{1,2}/|/)?[\w][\w./-]*\.md)\b")
+# Never searched: tools' and caches' folders, and this file (its examples name missing files).
 SKIPPED_DIRS = {".git", ".venv", "node_modules", "__pycache__", "staticfiles", "test-artifacts"}
 THIS_FILE = Path(__file__).resolve()
 
@@ -123,14 +123,25 @@ def test_every_anchor_names_a_heading(document):
     assert broken == []
 
 
-def test_no_text_cites_a_document_outside_the_repository():
-    citing = [
-        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+def names_a_document_of_the_repository(name: str, cited_in: Path) -> bool:
+    """Whether `name` is a Markdown file of the repository: as a path from the citing file or
+    from the root, or (a bare name in a comment) as a file name somewhere in the tree."""
+    for base in (cited_in.parent, ROOT):
+        candidate = (base / name).resolve()
+        if candidate.is_relative_to(ROOT) and candidate.is_file():
+            return True
+    return "/" not in name and any(files_matching((f"**/{name}",)))
+
+
+def test_every_document_a_text_names_is_in_the_repository():
+    missing = [
+        f"{path.relative_to(ROOT)}:{number}: {name}"
         for path in files_matching(CITING_FILES)
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-        if OUTSIDE_DOCUMENTS.search(line)
+        for name in NAMED_DOCUMENT.findall(line)
+        if not names_a_document_of_the_repository(name, path)
     ]
-    assert citing == []
+    assert missing == []
 
 
 def test_the_link_finder_sees_links_and_images_but_not_code():
@@ -159,8 +170,14 @@ def test_the_anchor_maker_follows_githubs_rules():
     }
 
 
-def test_the_outside_documents_pattern_matches_citations_only():
-    assert OUTSIDE_DOCUMENTS.search("the decisions in `contract.md`")
-    assert OUTSIDE_DOCUMENTS.search("see spec/monitoring-api.md")
-    assert OUTSIDE_DOCUMENTS.search("DESIGN.md says")
-    assert not OUTSIDE_DOCUMENTS.search("docs/api-design.md and docs/api.md")
+def test_a_document_outside_the_repository_is_not_taken_for_one_in_it():
+    readme = ROOT / "README.md"
+    assert names_a_document_of_the_repository("docs/api.md", readme)
+    assert names_a_document_of_the_repository("api.md", ROOT / "docs" / "development.md")
+    assert not names_a_document_of_the_repository("../notes/decisions.md", readme)
+    assert not names_a_document_of_the_repository("/srv/team/decisions.md", readme)
+    assert not names_a_document_of_the_repository("decisions.md", readme)
+    assert NAMED_DOCUMENT.findall("see ../notes/decisions.md and `docs/api.md`.") == [
+        "../notes/decisions.md",
+        "docs/api.md",
+    ]
