@@ -7,6 +7,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from connections import vault
 from testing.network import BlackHole
 from testing.pg_cluster import PgCluster
 from testing.worker import WorkerProcess
@@ -19,6 +20,22 @@ def _clean_cache_and_queues():
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5)
     broker.flushdb()  # the test suite's own broker database (see Makefile)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_vault_session():
+    """The vault module caches its client, token and leases per process: no test sees another's."""
+    vault.reset()
+    yield
+    vault.reset()
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_libpq_password(monkeypatch, tmp_path):
+    """libpq must find only the passwords a test gives it, not the machine's ~/.pgpass."""
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.delenv("PGSERVICE", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 
-from connections import vault
 from testing.vault_server import VaultServer
 
 
@@ -17,22 +16,6 @@ def vault_server():
     server = VaultServer().start()
     yield server
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_vault_session():
-    """The vault module caches its client, token and leases per process: no test sees another's."""
-    vault.reset()
-    yield
-    vault.reset()
-
-
-@pytest.fixture(autouse=True)
-def _no_ambient_libpq_password(monkeypatch, tmp_path):
-    """libpq must find only the passwords a test gives it, not the machine's ~/.pgpass."""
-    monkeypatch.delenv("PGPASSWORD", raising=False)
-    monkeypatch.delenv("PGSERVICE", raising=False)
-    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
 
 
 @pytest.fixture

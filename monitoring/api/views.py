@@ -7,6 +7,7 @@ Every list is bounded (`limit`, at most API_LIMIT_MAX) and costs a fixed number 
 
 from __future__ import annotations
 
+from django.db.models import Model
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
@@ -66,23 +67,25 @@ class QueueError(APIException):
     default_detail = "Could not queue the run."
 
 
+def row_or_404(model: type[Model], raw_id: str) -> Model:
+    """The row of `model` with this id from the URL, or a JSON 404 ("Task not found.")."""
+    row = model.objects.filter(pk=path_id(raw_id)).first()
+    if row is None:
+        raise NotFound(f"{model._meta.verbose_name.capitalize()} not found.")
+    return row
+
+
 class TaskViewSet(MonitoringViewSet):
     """A task's executions, running it now, and what is running."""
 
     lookup_url_kwarg = "task_id"
-
-    def get_task(self, task_id: str) -> Task:
-        task = Task.objects.filter(pk=path_id(task_id)).first()
-        if task is None:
-            raise NotFound("Task not found.")
-        return task
 
     @schema.task_execution_list
     @action(detail=True, methods=["get"], url_path="executions", url_name="execution-list")
     def executions(self, request: Request, task_id: str) -> Response:
         """The newest executions of one task (404 if there is no such task)."""
         limit = parse_limit(request, default=20)
-        task = self.get_task(task_id)
+        task = row_or_404(Task, task_id)
         executions = TaskExecution.objects.filter(task=task).order_by("-id")[:limit]
         return Response(ExecutionSerializer(executions, many=True).data)
 
@@ -90,7 +93,7 @@ class TaskViewSet(MonitoringViewSet):
     @action(detail=True, methods=["post"], required_permission="tasks.run_task")
     def execute(self, request: Request, task_id: str) -> Response:
         """Queue a run now, even if one is already running."""
-        task = self.get_task(task_id)
+        task = row_or_404(Task, task_id)
         try:
             execution = start_execution(task, trigger=Trigger.MANUAL, user=request.user)
         except QueueUnavailable as exc:
@@ -143,12 +146,6 @@ class ConnectionViewSet(MonitoringViewSet):
 
     lookup_url_kwarg = "connection_id"
 
-    def get_connection(self, connection_id: str) -> Connection:
-        connection = Connection.objects.filter(pk=path_id(connection_id)).first()
-        if connection is None:
-            raise NotFound("Connection not found.")
-        return connection
-
     @schema.connection_status_list
     @action(detail=False, methods=["get"], url_path="status", url_name="status-list")
     def fleet_status(self, request: Request) -> Response:
@@ -159,7 +156,7 @@ class ConnectionViewSet(MonitoringViewSet):
     @action(detail=True, methods=["get"], url_path="status", url_name="status-detail")
     def status(self, request: Request, connection_id: str) -> Response:
         """The cached latest result, else a probe now."""
-        connection = self.get_connection(connection_id)
+        connection = row_or_404(Connection, connection_id)
         status = cached_status(connection) or record_probe(connection)
         return Response(ConnectionStatusSerializer(health.ConnectionHealth(connection, status)).data)
 
@@ -167,7 +164,7 @@ class ConnectionViewSet(MonitoringViewSet):
     @action(detail=True, methods=["post"], required_permission="connections.check_connection")
     def check(self, request: Request, connection_id: str) -> Response:
         """Probe now (shared by concurrent callers)."""
-        connection = self.get_connection(connection_id)
+        connection = row_or_404(Connection, connection_id)
         return Response(check_result(check_connection(connection)))
 
 

@@ -177,13 +177,7 @@ class ConnectionAdmin(ConsoleModelAdmin):
         check = self.admin_site.admin_view(self.check_view)
         return [path("<path:object_id>/check/", check, name="connections_connection_check"), *super().get_urls()]
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
-        connection = self.get_object(request, unquote(object_id))
-        if connection is not None:
-            extra_context = {**self.status_panel(request, connection), **(extra_context or {})}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def status_panel(self, request: HttpRequest, connection: Connection) -> dict:
+    def panel(self, request: HttpRequest, connection: Connection) -> dict:
         """What the page shows above the form: current health, charts, executions, findings."""
         now = timezone.now()
         executions = TaskExecution.objects.filter(task__connection=connection).select_related("task")

@@ -5,6 +5,7 @@ severity ranked in SQL."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseRedirect
@@ -117,6 +118,16 @@ class ConsoleModelAdmin(admin.ModelAdmin):
     byte in text, and Python's dates stop at 9999, so `?category__exact=%00` or a date
     drill-down to year 9999 would crash the page. Such a list URL is refused up front.
     """
+
+    def panel(self, request: HttpRequest, obj) -> dict:
+        """What a record's page shows above its form; each page adds its own."""
+        return {}
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            extra_context = {**self.panel(request, obj), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         problem = unreadable_parameter(request, self.date_hierarchy)

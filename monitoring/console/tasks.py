@@ -147,13 +147,7 @@ class TaskAdmin(ConsoleModelAdmin):
         run = self.admin_site.admin_view(self.run_view)
         return [path("<path:object_id>/run/", run, name="tasks_task_run"), *super().get_urls()]
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
-        task = self.get_object(request, unquote(object_id))
-        if task is not None:
-            extra_context = {**self.schedule_panel(request, task), **(extra_context or {})}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def schedule_panel(self, request: HttpRequest, task: Task) -> dict:
+    def panel(self, request: HttpRequest, task: Task) -> dict:
         """Schedule, next run, the last run, typical duration and runs per day: three queries."""
         now = timezone.now()
         days, counts = dashboard.executions_per_day(task.executions.all(), now)
@@ -226,7 +220,7 @@ class TaskExecutionAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
     # One row per run, forever: skip the unfiltered COUNT(*) on every page.
     show_full_result_count = False
     ordering = ["-id"]
-    # The panel above the record (outcome_panel) shows status, timing, error, result and
+    # The panel above the record (panel) shows status, timing, error, result and
     # findings; the full record stays one click away.
     record = [
         "task",
@@ -261,13 +255,7 @@ class TaskExecutionAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("task", "task__connection", "triggered_by")
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
-        execution = self.get_object(request, unquote(object_id))
-        if execution is not None:
-            extra_context = {**self.outcome_panel(execution), **(extra_context or {})}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def outcome_panel(self, execution: TaskExecution) -> dict:
+    def panel(self, request: HttpRequest, execution: TaskExecution) -> dict:
         """How the run went: status, timing (with an estimate while it runs), error, findings."""
         now = timezone.now()
         panel = {
