@@ -20,28 +20,39 @@ from connections.models import Connection
 TCP_USER_TIMEOUT_MS = 10_000
 
 
-def connect_params(connection: Connection, credentials: Credentials, statement_timeout_s: int) -> dict[str, Any]:
-    """libpq parameters for a session whose statements are bounded by `statement_timeout_s`."""
+def connect_params(
+    connection: Connection,
+    credentials: Credentials,
+    statement_timeout_s: int,
+    *,
+    database: str | None = None,
+    server_settings: dict[str, str] | None = None,
+    application_name: str | None = None,
+) -> dict[str, Any]:
+    """libpq parameters for a session whose statements are bounded by `statement_timeout_s`,
+    on `database` (default: the connection's own) with extra `server_settings` (-c options)."""
+    options = {"statement_timeout": str(statement_timeout_s * 1000), **(server_settings or {})}
     params = {
         "host": connection.host,
         "port": connection.port,
-        "dbname": connection.database,
+        "dbname": database or connection.database,
         "user": credentials.username,
         "password": credentials.password,
         "connect_timeout": connection.connect_timeout or settings.PROBE_DEFAULT_CONNECT_TIMEOUT,
         "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
-        "application_name": settings.PROBE_APPLICATION_NAME,
+        "application_name": application_name or settings.PROBE_APPLICATION_NAME,
         "sslmode": connection.sslmode or "prefer",
         "sslrootcert": connection.sslrootcert or None,
-        "options": f"-c statement_timeout={statement_timeout_s * 1000}",
+        # Values are numbers and setting words written by this code, never user text.
+        "options": " ".join(f"-c {key}={value}" for key, value in options.items()),
     }
     return {key: value for key, value in params.items() if value is not None}
 
 
-def open_session(connection: Connection, statement_timeout_s: int) -> psycopg.Connection:
-    """An autocommit session with the connection's credentials.
+def open_session(connection: Connection, statement_timeout_s: int, **kwargs: Any) -> psycopg.Connection:
+    """An autocommit session with the connection's credentials (kwargs: see connect_params).
 
     Raises CredentialsUnavailable or psycopg.Error; callers turn them into their own outcome.
     """
     credentials = credentials_for(connection)
-    return psycopg.connect(**connect_params(connection, credentials, statement_timeout_s), autocommit=True)
+    return psycopg.connect(**connect_params(connection, credentials, statement_timeout_s, **kwargs), autocommit=True)

@@ -1,0 +1,7 @@
+"""Checks of the activity area."""
+
+from __future__ import annotations
+
+from tasks.reviews.database.check import Check
+
+CHECKS: list[Check] = []
