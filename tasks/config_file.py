@@ -6,7 +6,7 @@ removing `vault_path` from the file clears it). Entries the file does not list a
 
 Everything is validated before anything is written, and the writes run in one transaction:
 an invalid file changes nothing. Every error names its entry and field, e.g.
-`tasks[0] "Daily Log Analysis": task_type: unknown type 'foo'; implemented: health_check, log_analysis`.
+`tasks[0] "Daily Log Analysis": task_type: unknown type 'foo'; implemented: database_review, health_check, log_analysis`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from connections.models import Connection
@@ -190,18 +191,40 @@ class Severity(models.TextChoices):
 SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
-class Finding(models.Model):
-    """One problem a review found in a run: what, how often, when, and one sample of it."""
+class FindingState(models.TextChoices):
+    OPEN = "open"
+    RESOLVED = "resolved"
 
+
+class Finding(models.Model):
+    """One problem on one connection, tracked across runs: its category and subject.
+
+    Runs that see it again update it (the latest details, `last_seen`, the run that last saw
+    it); a run that looks and no longer sees it resolves it; if it comes back it is open
+    again. What each run saw, with that run's own counts, is a `Sighting`. tasks/findings.py
+    does all of this.
+    """
+
+    # The run that last saw it.
     execution = models.ForeignKey(TaskExecution, on_delete=models.CASCADE, related_name="findings")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="findings")
     # Denormalised from execution.task so "findings of this connection" needs no join.
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="findings")
     severity = models.CharField(max_length=10, choices=Severity.choices)
     category = models.CharField(max_length=50)
+    subject = models.CharField(
+        max_length=500, blank=True, help_text="What it is about: an object, role, setting, query, SQLSTATE…"
+    )
+    # sha256 of what identifies the problem (category, subject and, for database checks, the
+    # database): fixed length whatever the subject's, so it can be unique among open findings.
+    key = models.CharField(max_length=64, editable=False)
+    state = models.CharField(max_length=10, choices=FindingState.choices, default=FindingState.OPEN)
     message = models.TextField()
+    remedy = models.TextField(blank=True, help_text="What to do, as text to copy. The service never runs it.")
     count = models.PositiveIntegerField(default=1)
     first_seen = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
     sample = models.TextField(blank=True, help_text="One entry that shows the problem.")
     database = models.CharField(max_length=63, blank=True)
     user = models.CharField(max_length=63, blank=True)
@@ -215,10 +238,42 @@ class Finding(models.Model):
             models.Index(fields=["connection", "-id"], name="finding_connection_idx"),
             models.Index(fields=["severity", "-id"], name="finding_severity_idx"),
             models.Index(fields=["category", "-id"], name="finding_category_idx"),
+            models.Index(fields=["task", "-id"], name="finding_task_idx"),
+            models.Index(fields=["state", "-id"], name="finding_state_idx"),
+            models.Index(fields=["connection", "key"], name="finding_problem_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "key"], condition=Q(state="open"), name="finding_one_open_per_problem"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.message[:80]}"
+
+
+class Sighting(models.Model):
+    """What one run saw of a finding, with that run's own counts and details."""
+
+    execution = models.ForeignKey(TaskExecution, on_delete=models.CASCADE, related_name="sightings")
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="sightings")
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    message = models.TextField()
+    count = models.PositiveIntegerField(default=1)
+    first_seen = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    sample = models.TextField(blank=True)
+    database = models.CharField(max_length=63, blank=True)
+    user = models.CharField(max_length=63, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "task_finding_sightings"
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["execution", "-id"], name="sighting_execution_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.finding_id} in run {self.execution_id}"
 
 
 class LogCursor(models.Model):
@@ -238,3 +293,20 @@ class LogCursor(models.Model):
 
     def __str__(self) -> str:
         return f"log cursor of {self.task_id}"
+
+
+class CheckState(models.Model):
+    """What a task's check keeps from one run to the next (e.g. the pg_stat_statements
+    snapshot that the next database_review subtracts), by check and database."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="check_states")
+    key = models.CharField(max_length=200)
+    data = models.JSONField()
+    execution = models.ForeignKey(TaskExecution, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "key"], name="checkstate_one_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} of task {self.task_id}"

@@ -20,6 +20,7 @@ from monitoring.api.serializers import (
     FindingSerializer,
     HealthyCheckSerializer,
     RunningTaskSerializer,
+    SightingSerializer,
     UnhealthyCheckSerializer,
 )
 
@@ -188,16 +189,31 @@ def _id_filter(name: str, what: str) -> OpenApiParameter:
 execution_finding_list = extend_schema(
     operation_id="list_execution_findings",
     summary="Get the findings of one execution",
-    description="Newest first. Findings are what a review found (log_analysis: errors, deadlocks, slow queries...).",
+    description=(
+        "What this run saw, newest first, with this run's own counts, times and details. `id` is the "
+        "tracked finding's (GET /findings), and `state` its state now."
+    ),
     parameters=[_path_id("execution_id"), _limit(100)],
-    responses={200: FindingSerializer(many=True), **BAD_PARAMETER, 404: _error("Execution not found."), **READ_ERRORS},
+    responses={200: SightingSerializer(many=True), **BAD_PARAMETER, 404: _error("Execution not found."), **READ_ERRORS},
 )
 finding_list = extend_schema(
     operation_id="list_findings",
     summary="Get findings",
-    description="The newest findings of all reviews, newest first (id descending).",
+    description=(
+        "Problems found by the reviews, newest first (id descending). A finding is one problem "
+        "(category and subject) on one connection: runs that see it again update it, a run that "
+        "looks and no longer sees it resolves it, and it opens again if it comes back."
+    ),
     parameters=[
         _id_filter("connection_id", "connection"),
+        _id_filter("task_id", "task (the task whose run last saw it)"),
+        OpenApiParameter(
+            "state",
+            OpenApiTypes.STR,
+            OpenApiParameter.QUERY,
+            enum=["open", "resolved"],
+            description="Only open or only resolved findings; anything else answers 400.",
+        ),
         OpenApiParameter(
             "severity",
             OpenApiTypes.STR,

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from connections.models import ConnectionStatus
-from tasks.models import ExecutionStatus, Finding, Severity, TaskExecution
+from tasks.models import ExecutionStatus, Finding, FindingState, Severity, Sighting, TaskExecution
 
 
 def utc_timestamp(value: datetime | None) -> str | None:
@@ -124,15 +124,45 @@ class RunningTaskSerializer(serializers.Serializer):
     )
 
 
+FINDING_FIELDS = [
+    "id",
+    "execution_id",
+    "task_id",
+    "connection_id",
+    "severity",
+    "category",
+    "subject",
+    "state",
+    "message",
+    "remedy",
+    "count",
+    "first_seen",
+    "last_seen",
+    "resolved_at",
+    "database",
+    "user",
+    "sample",
+    "details",
+    "created_at",
+]
+
+
 class FindingSerializer(serializers.ModelSerializer):
-    """One problem a review found: what, how often, when, and one sample entry."""
+    """One problem on one connection, tracked across runs: open until a run that looks for it
+    no longer sees it. `execution_id` is the run that last saw it."""
 
     execution_id = serializers.IntegerField()
-    task_id = serializers.IntegerField(source="execution.task_id")
+    task_id = serializers.IntegerField()
     connection_id = serializers.IntegerField()
     severity = serializers.ChoiceField(choices=Severity.choices)
-    first_seen = UtcTimestampField(allow_null=True)
+    subject = serializers.CharField(
+        allow_blank=True, help_text="What it is about: an index, table, role, setting, SQLSTATE, query…"
+    )
+    state = serializers.ChoiceField(choices=FindingState.choices)
+    remedy = serializers.CharField(allow_blank=True, help_text="What to do, as text to copy; never run by the service.")
+    first_seen = UtcTimestampField(allow_null=True, help_text="Open since (first seen in this open period).")
     last_seen = UtcTimestampField(allow_null=True)
+    resolved_at = UtcTimestampField(allow_null=True, help_text="When a run no longer saw it; null while open.")
     created_at = UtcTimestampField()
     database = serializers.CharField(allow_blank=True)
     user = serializers.CharField(allow_blank=True)
@@ -140,20 +170,30 @@ class FindingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Finding
-        fields = [
-            "id",
-            "execution_id",
-            "task_id",
-            "connection_id",
-            "severity",
-            "category",
-            "message",
-            "count",
-            "first_seen",
-            "last_seen",
-            "database",
-            "user",
-            "sample",
-            "details",
-            "created_at",
-        ]
+        fields = FINDING_FIELDS
+
+
+class SightingSerializer(serializers.ModelSerializer):
+    """A finding as one run saw it: that run's own counts, times, sample and details; `id`,
+    category, subject, state and remedy are the tracked finding's."""
+
+    id = serializers.IntegerField(source="finding_id")
+    execution_id = serializers.IntegerField()
+    task_id = serializers.IntegerField(source="finding.task_id")
+    connection_id = serializers.IntegerField(source="finding.connection_id")
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    category = serializers.CharField(source="finding.category")
+    subject = serializers.CharField(source="finding.subject", allow_blank=True)
+    state = serializers.ChoiceField(source="finding.state", choices=FindingState.choices)
+    remedy = serializers.CharField(source="finding.remedy", allow_blank=True)
+    first_seen = UtcTimestampField(allow_null=True)
+    last_seen = UtcTimestampField(allow_null=True)
+    resolved_at = UtcTimestampField(source="finding.resolved_at", allow_null=True)
+    created_at = UtcTimestampField(source="finding.created_at")
+    database = serializers.CharField(allow_blank=True)
+    user = serializers.CharField(allow_blank=True)
+    details = serializers.JSONField()
+
+    class Meta:
+        model = Sighting
+        fields = FINDING_FIELDS

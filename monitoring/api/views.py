@@ -33,10 +33,11 @@ from monitoring.api.serializers import (
     ExecutionSerializer,
     FindingSerializer,
     RunningTaskSerializer,
+    SightingSerializer,
     check_result,
 )
 from tasks import estimates
-from tasks.models import ExecutionStatus, Finding, Severity, Task, TaskExecution, Trigger
+from tasks.models import ExecutionStatus, Finding, FindingState, Severity, Sighting, Task, TaskExecution, Trigger
 from tasks.runner import QueueUnavailable, start_execution
 
 # Ids in the URL are ASCII digits only; anything else matches no route and is a JSON 404.
@@ -137,8 +138,8 @@ class ExecutionViewSet(MonitoringViewSet):
         execution_pk = path_id(execution_id)
         if not TaskExecution.objects.filter(pk=execution_pk).exists():
             raise NotFound("Execution not found.")
-        findings = Finding.objects.filter(execution_id=execution_pk).select_related("execution").order_by("-id")
-        return Response(FindingSerializer(findings[:limit], many=True).data)
+        sightings = Sighting.objects.filter(execution_id=execution_pk).select_related("finding").order_by("-id")
+        return Response(SightingSerializer(sightings[:limit], many=True).data)
 
 
 class ConnectionViewSet(MonitoringViewSet):
@@ -173,14 +174,20 @@ class FindingViewSet(MonitoringViewSet):
 
     @schema.finding_list
     def list(self, request: Request) -> Response:
-        """The newest findings, filtered by connection_id, severity and category."""
+        """The newest findings, filtered by connection_id, task_id, state, severity and category."""
         limit = parse_limit(request, default=50)
         connection_id = parse_id(request, "connection_id")
+        task_id = parse_id(request, "task_id")
+        state = parse_choice(request, "state", FindingState.values)
         severity = parse_choice(request, "severity", Severity.values)
         category = parse_category(request)
-        findings = Finding.objects.select_related("execution").order_by("-id")
+        findings = Finding.objects.order_by("-id")
         if connection_id is not None:
             findings = findings.filter(connection_id=connection_id)
+        if task_id is not None:
+            findings = findings.filter(task_id=task_id)
+        if state is not None:
+            findings = findings.filter(state=state)
         if severity is not None:
             findings = findings.filter(severity=severity)
         if category is not None:

@@ -16,7 +16,7 @@ from itertools import chain
 from typing import Any
 
 from tasks.logs.entry import MESSAGE, RAW_TIME, SAMPLE_LIMIT, SEVERITY, LogEntry, parse_log_time
-from tasks.logs.findings import SEVERITIES, AnalysisResult, LogFinding
+from tasks.logs.findings import CATEGORIES, SEVERITIES, AnalysisResult, LogFinding
 from tasks.logs.normalize import normalize_query
 from tasks.logs.redact import MODES as REDACT_MODES
 from tasks.logs.redact import redact, redact_all
@@ -448,11 +448,14 @@ class _FindingBuilder:
         self.cfg = analyzer.config
         self.out: list[LogFinding] = []
 
-    def emit(self, group: _Group, severity: str, category: str, message: str, **details: Any) -> None:
+    def emit(
+        self, group: _Group, severity: str, category: str, message: str, subject: str = "", **details: Any
+    ) -> None:
         """Add a finding. Every text of it taken from the log (message, sample, details:
         statements, top messages, tables...) is redacted here, before anyone stores it."""
         if not group.count:
             return
+        assert category in CATEGORIES, category
         mode = self.a.redact
         self.out.append(
             LogFinding(
@@ -466,6 +469,7 @@ class _FindingBuilder:
                 database=None if group.database in (_MIXED, "", None) else group.database,
                 user=None if group.user in (_MIXED, "", None) else group.user,
                 details=redact_all({k: v for k, v in details.items() if v is not None}, mode),
+                subject=redact(str(subject), mode),
             )
         )
 
@@ -475,7 +479,7 @@ class _FindingBuilder:
         for (severity, state), group in a.errors_by_state.groups.items():
             self.error_group(severity, state, group)
         for message, group in a.panics.groups.items():
-            self.emit(group, "critical", "panic", f"PANIC: {message}")
+            self.emit(group, "critical", "panic", f"PANIC: {message}", subject=message)
         self.emit(
             a.deadlocks,
             "warning",
@@ -493,6 +497,7 @@ class _FindingBuilder:
                 "critical" if critical else "warning",
                 "connection_slots",
                 f"{group.count} connection(s) refused: {message}",
+                subject=message,
             )
         self.emit(
             a.oom,
@@ -520,13 +525,14 @@ class _FindingBuilder:
                 recoveries=a.recoveries.count,
             )
         for kind, group in a.corruption.groups.items():
-            self.emit(group, "critical", "data_corruption", f"{group.count} × {kind}: data corruption")
+            self.emit(group, "critical", "data_corruption", f"{group.count} × {kind}: data corruption", subject=kind)
         for database, group in a.wraparound.groups.items():
             self.emit(
                 group,
                 "critical",
                 "wraparound",
                 f"transaction ID wraparound warning for database {database}: vacuum it now",
+                subject=database,
             )
         for table, group in a.autovacuum_cancelled.groups.items():
             self.emit(
@@ -534,6 +540,7 @@ class _FindingBuilder:
                 "warning",
                 "autovacuum_cancelled",
                 f"autovacuum of {table} cancelled {group.count} time(s) by conflicting locks",
+                subject=table,
                 table=table,
             )
         for (kind, table), group in a.autovacuum_slow.groups.items():
@@ -542,6 +549,7 @@ class _FindingBuilder:
                 "warning",
                 "autovacuum_slow",
                 f"automatic {kind} of {table} took up to {group.max:.0f} s",
+                subject=f"{table} ({kind})",
                 table=table,
                 max_seconds=group.max,
                 total_seconds=round(group.total, 2),
@@ -550,7 +558,8 @@ class _FindingBuilder:
         for category, table in (("statement_timeout", a.statement_timeouts), ("lock_timeout", a.lock_timeouts)):
             for query, group in table.groups.items():
                 what = "statement timeout" if category == "statement_timeout" else "lock timeout"
-                self.emit(group, "warning", category, f"{group.count} statement(s) cancelled by {what}", query=query)
+                message = f"{group.count} statement(s) cancelled by {what}"
+                self.emit(group, "warning", category, message, subject=query, query=query)
         return self.out
 
     def slow_queries(self) -> None:
@@ -562,6 +571,7 @@ class _FindingBuilder:
                 "warning",
                 "slow_query",
                 f"slow query ran {group.count} time(s), {group.total / group.count:.0f} ms on average: {query[:120]}",
+                subject=query,
                 query=query,
                 count=group.count,
                 total_ms=round(group.total, 3),
@@ -585,6 +595,7 @@ class _FindingBuilder:
             level,
             category,
             f"{group.count} {severity} with SQLSTATE {state} ({class_name(state)}): {top[0][0][:120] if top else ''}",
+            subject=state,
             sqlstate=state,
             sqlstate_class=code_class,
             class_name=class_name(state),
@@ -653,6 +664,7 @@ class _FindingBuilder:
                 "critical" if group.count > limit else "warning",
                 "auth_failure",
                 f"{group.count} failed login(s) for user {user} from {host}",
+                subject=f"{user}@{host}",
                 user=user,
                 client=host,
             )

@@ -8,6 +8,29 @@ from typing import Any
 
 SEVERITIES = ("info", "warning", "critical")
 
+# Every category the detectors report. A log_analysis run looks at all of them, so an open
+# finding of one of these that a run no longer sees is resolved (tasks/findings.py).
+CATEGORIES = (
+    "slow_query",
+    "error",
+    "fatal",
+    "panic",
+    "deadlock",
+    "lock_wait",
+    "temp_file",
+    "checkpoint_frequency",
+    "auth_failure",
+    "connection_slots",
+    "out_of_memory",
+    "crash",
+    "data_corruption",
+    "wraparound",
+    "autovacuum_cancelled",
+    "autovacuum_slow",
+    "statement_timeout",
+    "lock_timeout",
+)
+
 
 @dataclass
 class LogFinding:
@@ -23,6 +46,9 @@ class LogFinding:
     database: str | None = None  # when all occurrences share one
     user: str | None = None  # when all occurrences share one
     details: dict[str, Any] = field(default_factory=dict)
+    # What tells it apart from other findings of its category, the same from run to run:
+    # the SQLSTATE, the normalized query, user@host, the table... ('' when there is one per log).
+    subject: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (timestamps in ISO 8601)."""

@@ -23,12 +23,14 @@ from django.db import transaction
 from connections.login import CredentialsUnavailable
 from connections.probe import one_line_error
 from connections.session import open_session
+from tasks.findings import Coverage, Observed, record_findings
 from tasks.logs.detectors import DEFAULTS, LogAnalyzer
 from tasks.logs.files import OutsideLogRoots, UnreadableLog, analyze_files, check_roots
+from tasks.logs.findings import CATEGORIES
 from tasks.logs.parser import finish_read, make_parser
 from tasks.logs.prefix import LogFormatError, compile_prefix
 from tasks.logs.redact import MODES as REDACT_MODES
-from tasks.models import Finding, LogCursor
+from tasks.models import LogCursor
 from tasks.reviews import log_server
 from tasks.reviews.log_cursor import release_cursor, save_positions, take_cursor
 from tasks.reviews.review import ConfigSchema, Option, Review, ReviewFailed
@@ -36,6 +38,9 @@ from tasks.reviews.review import ConfigSchema, Option, Review, ReviewFailed
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 FORMATS = ("auto", "stderr", "csvlog", "jsonlog")
 THRESHOLDS = set(DEFAULTS)
+# Every run reads the log for every kind of problem, in every database: what it no longer
+# sees is resolved (by category and subject; the database a log finding names may vary).
+LOOKS_AT = Coverage({None: set(CATEGORIES)})
 
 
 def run(task, execution) -> dict[str, Any]:
@@ -51,13 +56,15 @@ def run(task, execution) -> dict[str, Any]:
             read = _read_server(task, config, analyzer, cursor)
         outcome = analyzer.finish()
         with transaction.atomic():
-            _store_findings(task, execution, outcome.findings)
+            recorded = record_findings(execution, [_observed(finding) for finding in outcome.findings], LOOKS_AT)
             save_positions(cursor, execution, read["positions"])
     finally:
         release_cursor(cursor, execution)
     result = dict(outcome.summary)
     result.update(
         issues_found=len(outcome.findings),
+        opened=recorded.opened,
+        resolved=recorded.resolved,
         bytes_read=read["bytes_read"],
         source=source,
         format=read["format"],
@@ -230,25 +237,19 @@ def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, ma
     }
 
 
-def _store_findings(task, execution, findings) -> None:
-    Finding.objects.bulk_create(
-        [
-            Finding(
-                execution=execution,
-                connection_id=task.connection_id,
-                severity=finding.severity,
-                category=finding.category,
-                message=finding.message,
-                count=finding.count,
-                first_seen=finding.first_seen,
-                last_seen=finding.last_seen,
-                sample=finding.sample or "",
-                database=finding.database or "",
-                user=finding.user or "",
-                details=_json_safe(finding.details),
-            )
-            for finding in findings
-        ]
+def _observed(finding) -> Observed:
+    return Observed(
+        severity=finding.severity,
+        category=finding.category,
+        subject=finding.subject,
+        message=finding.message,
+        count=finding.count,
+        first_seen=finding.first_seen,
+        last_seen=finding.last_seen,
+        sample=finding.sample or "",
+        database=finding.database or "",
+        user=finding.user or "",
+        details=_json_safe(finding.details),
     )
 
 

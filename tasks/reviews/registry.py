@@ -6,7 +6,7 @@ The models never import this: `Task` reaches it through the tasks app config
 
 from __future__ import annotations
 
-from tasks.reviews import health_check, log_analysis
+from tasks.reviews import database_review, health_check, log_analysis
 from tasks.reviews.review import Review
 
 
@@ -17,4 +17,5 @@ def registry(*reviews: Review) -> dict[str, Review]:
 REVIEWS: dict[str, Review] = registry(
     health_check.REVIEW,
     log_analysis.REVIEW,
+    database_review.REVIEW,
 )

@@ -15,7 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-TYPE_NAMES = {int: "a whole number", float: "a number", str: "a string", bool: "true or false", list: "a list"}
+TYPE_NAMES = {
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    list: "a list",
+    dict: "an object of name: value",
+}
 
 
 class ReviewFailed(Exception):
@@ -27,7 +34,7 @@ class Option:
     """One key of a review's config: its type, default and the values it may take."""
 
     name: str
-    type: type  # int, float (ints accepted), str, bool or list
+    type: type | tuple[type, ...]  # int, float (ints accepted), str, bool, list, dict, or a tuple of them
     default: Any
     help: str = ""
     choices: tuple[Any, ...] | None = None
@@ -36,10 +43,11 @@ class Option:
 
     def problem(self, value: Any) -> str | None:
         """Why `value` is not acceptable, or None."""
-        accepted = (int, float) if self.type is float else self.type
+        types = self.type if isinstance(self.type, tuple) else (self.type,)
+        accepted = (*types, int) if float in types else types
         # bool is an int in Python, but `slow_query_ms: true` is not a number of milliseconds.
-        if not isinstance(value, accepted) or (isinstance(value, bool) and self.type is not bool):
-            return f"{self.name} must be {TYPE_NAMES[self.type]}, not {value!r}"
+        if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in types):
+            return f"{self.name} must be {' or '.join(TYPE_NAMES[t] for t in types)}, not {value!r}"
         if self.choices is not None and value not in self.choices:
             allowed = ", ".join(str(choice) for choice in self.choices)
             return f"{self.name} must be one of {allowed}, not {value!r}"

@@ -186,7 +186,7 @@ def test_a_dry_run_reports_but_applies_nothing(write):
     [
         (
             ("task_type: health_check", "task_type: foo"),
-            """tasks[0] "Daily Log Analysis": task_type: unknown type 'foo'; implemented: health_check""",
+            """tasks[0] "Daily Log Analysis": task_type: unknown type 'foo'; implemented: database_review, health_check, log_analysis""",
         ),
         (
             ('schedule: "0 2 * * *"', 'schedule: "0 2 * *"'),
@@ -319,5 +319,5 @@ def test_it_fails_with_a_non_zero_exit_code_and_the_error_on_stderr(write):
     )
 
     assert proc.returncode != 0
-    assert """tasks[0] "Daily Log Analysis": task_type: unknown type 'foo'; implemented: health_check""" in proc.stderr
+    assert """tasks[0] "Daily Log Analysis": task_type: unknown type 'foo'; implemented: database_review, health_check, log_analysis""" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -11,6 +11,7 @@ from django.urls import reverse
 from connections.tests.factories import ConnectionFactory
 from tasks.config_file import ConfigError, apply_config, parse_config
 from tasks.models import Severity, Task, review_types
+from tasks.reviews.database.catalog import CHECKS, THRESHOLDS
 from tasks.reviews.review import ConfigSchema, Option
 from tasks.tests.factories import TaskFactory
 
@@ -19,6 +20,7 @@ def test_the_registry_lists_every_implemented_type_by_name():
     assert {name: review.label for name, review in review_types().items()} == {
         "health_check": "Health check",
         "log_analysis": "Log analysis",
+        "database_review": "Database review",
     }
 
 
@@ -62,6 +64,12 @@ def test_a_schema_fills_in_defaults_and_takes_an_int_where_a_number_is_asked():
         ("log_analysis", {"slow_query_ms": "fast"}, "slow_query_ms must be a number, not 'fast'"),
         ("log_analysis", {"source": "file"}, "the file source needs config path"),
         ("log_analysis", {"source": "file", "path": "/x.log", "log_line_prefix": "%u "}, "has no time"),
+        ("database_review", {"checks": ["duplicate_indexes"]}, "unknown check(s) duplicate_indexes; valid checks: "),
+        ("database_review", {"thresholds": {"unused_index_mb": 5}}, "unknown threshold(s) unused_index_mb; valid"),
+        ("database_review", {"thresholds": {"nope": 1}, "checks": ["x"]}, "unknown check(s) x"),
+        ("database_review", {"databases": "every"}, 'databases must be a list of database names or "all"'),
+        ("database_review", {"databases": 3}, "databases must be a list or a string, not 3"),
+        ("database_review", {"thresholds": []}, "thresholds must be an object of name: value, not []"),
     ],
 )
 def test_saving_a_task_with_a_bad_config_is_refused(task_type, config, message):
@@ -119,3 +127,31 @@ def test_severities_rank_by_how_bad_they_are_not_by_name():
     assert Severity.worst_first() == [Severity.CRITICAL, Severity.WARNING, Severity.INFO]
     assert Severity.at_least("warning") == [Severity.CRITICAL, Severity.WARNING]
     assert Severity.CRITICAL.rank > Severity.WARNING.rank > Severity.INFO.rank
+
+
+@pytest.mark.django_db
+def test_apply_config_refuses_an_unknown_check_and_lists_the_valid_ones():
+    ConnectionFactory(name="Production DB")
+    config = parse_config(
+        """
+tasks:
+  - name: Nightly review
+    task_type: database_review
+    connection: Production DB
+    config: {checks: [invalid_index, unused_indexes], thresholds: {invalid_index_days: 3}}
+"""
+    )
+
+    with pytest.raises(ConfigError) as error:
+        apply_config(config)
+
+    checks, thresholds = error.value.errors
+    assert checks.startswith('tasks[0] "Nightly review": config: unknown check(s) unused_indexes; valid checks: ')
+    assert "invalid_index" in checks.split("valid checks: ")[1]
+    assert thresholds.startswith('tasks[0] "Nightly review": config: unknown threshold(s) invalid_index_days; valid')
+    assert not Task.objects.exists()
+
+
+def test_every_check_and_threshold_the_catalog_lists_is_accepted():
+    config = {"checks": list(CHECKS), "thresholds": dict(THRESHOLDS), "databases": "all"}
+    assert review_types()["database_review"].config.problems(config) == []

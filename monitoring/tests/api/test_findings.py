@@ -8,8 +8,9 @@ import pytest
 
 from connections.tests.factories import ConnectionFactory
 from monitoring.tests.conftest import API, assert_json_error
+from tasks.findings import Coverage, Observed, record_findings
 from tasks.models import Finding
-from tasks.tests.factories import TaskExecutionFactory, TaskFactory
+from tasks.tests.factories import FindingFactory, TaskExecutionFactory, TaskFactory
 
 FIELDS = [
     "id",
@@ -18,10 +19,14 @@ FIELDS = [
     "connection_id",
     "severity",
     "category",
+    "subject",
+    "state",
     "message",
+    "remedy",
     "count",
     "first_seen",
     "last_seen",
+    "resolved_at",
     "database",
     "user",
     "sample",
@@ -32,13 +37,12 @@ FIELDS = [
 
 def finding(execution, **fields) -> Finding:
     values = {
-        "connection_id": execution.task.connection_id,
         "severity": "warning",
         "category": "deadlock",
         "message": "2 deadlocks",
         "count": 2,
     }
-    return Finding.objects.create(execution=execution, **{**values, **fields})
+    return FindingFactory(execution=execution, **{**values, **fields})
 
 
 @pytest.fixture
@@ -70,10 +74,14 @@ def test_it_lists_the_findings_of_one_execution_newest_first(reader, run):
         "connection_id": run.task.connection_id,
         "severity": "warning",
         "category": "deadlock",
+        "subject": "",
+        "state": "open",
         "message": "2 deadlocks",
+        "remedy": "",
         "count": 2,
         "first_seen": "2024-01-01T02:00:00Z",
         "last_seen": "2024-01-01T03:00:00Z",
+        "resolved_at": None,
         "database": "shop",
         "user": "app",
         "sample": "ERROR:  deadlock detected",
@@ -115,6 +123,8 @@ def test_the_findings_list_is_newest_first_and_limited(reader, run):
         ({"severity": "high"}, "severity must be one of info, warning, critical"),
         ({"connection_id": "x"}, "connection_id must be an integer"),
         ({"category": "DROP TABLE"}, "category must be a category name"),
+        ({"state": "closed"}, "state must be one of open, resolved"),
+        ({"task_id": "1.5"}, "task_id must be an integer"),
         ({"limit": "0"}, "limit must be a whole number"),
     ],
 )
@@ -146,3 +156,39 @@ def test_findings_match_the_schema(reader, run, check):
     check(reader.get(f"{API}/tasks/executions/{run.id}/findings"), "tasks/executions/{execution_id}/findings", "get")
     check(reader.get(f"{API}/findings", {"severity": "x"}), "findings", "get")
     check(reader.get(f"{API}/tasks/executions/99999/findings"), "tasks/executions/{execution_id}/findings", "get")
+
+
+def test_findings_filter_by_state_and_task(reader, run):
+    other_task = TaskExecutionFactory(task=TaskFactory(connection=run.task.connection))
+    still_open = finding(run, subject="public.orders_idx")
+    gone = finding(run, state="resolved", resolved_at=datetime(2024, 1, 2, tzinfo=UTC))
+    elsewhere = finding(other_task)
+
+    def ids(**params):
+        return [item["id"] for item in reader.get(f"{API}/findings", params).json()]
+
+    assert ids(state="open") == [elsewhere.id, still_open.id]
+    assert ids(state="resolved") == [gone.id]
+    assert ids(task_id=run.task_id) == [gone.id, still_open.id]
+    assert ids(task_id=run.task_id, state="open") == [still_open.id]
+    [resolved] = reader.get(f"{API}/findings", {"state": "resolved"}).json()
+    assert resolved["resolved_at"] == "2024-01-02T00:00:00Z"
+
+
+def test_a_run_lists_what_it_saw_with_its_own_counts(reader, run):
+    """One tracked finding seen by two runs: /findings has it once with the latest counts;
+    each run's list keeps that run's own count and message."""
+    task = run.task
+    second = TaskExecutionFactory(task=task)
+    observed = {"severity": "warning", "category": "deadlock", "subject": "", "message": "3 deadlock(s)"}
+    record_findings(run, [Observed(**observed, count=3)], Coverage({None: {"deadlock"}}))
+    record_findings(
+        second, [Observed(**{**observed, "message": "1 deadlock(s)"}, count=1)], Coverage({None: {"deadlock"}})
+    )
+
+    [tracked] = reader.get(f"{API}/findings").json()
+    assert (tracked["execution_id"], tracked["count"], tracked["message"]) == (second.id, 1, "1 deadlock(s)")
+    [first_view] = reader.get(f"{API}/tasks/executions/{run.id}/findings").json()
+    assert (first_view["id"], first_view["execution_id"], first_view["count"]) == (tracked["id"], run.id, 3)
+    assert first_view["message"] == "3 deadlock(s)"
+    assert first_view["state"] == "open"

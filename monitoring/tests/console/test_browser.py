@@ -18,8 +18,8 @@ from django.utils import timezone
 from connections.fleet import probe_connections
 from connections.models import Connection, ConnectionStatus
 from connections.tests.factories import ConnectionFactory
-from tasks.models import ExecutionStatus, Finding, TaskExecution
-from tasks.tests.factories import TaskExecutionFactory, TaskFactory
+from tasks.models import ExecutionStatus, TaskExecution
+from tasks.tests.factories import FindingFactory, TaskExecutionFactory, TaskFactory
 from testing.wait import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -142,7 +142,7 @@ def some_findings(execution: TaskExecution) -> None:
         ("warning", "deadlock", "deadlock detected", 3),
         ("warning", "auth_failure", 'password authentication failed for user "report"', 12),
     ]:
-        Finding.objects.create(
+        FindingFactory(
             execution=execution,
             connection=execution.task.connection,
             severity=severity,

@@ -14,8 +14,8 @@ from connections.health import unhealthy_since
 from connections.models import Connection, ConnectionStatus
 from connections.tests.factories import ConnectionFactory
 from monitoring.console.dashboard import executions_per_day, fleet_health
-from tasks.models import ExecutionStatus, Finding, TaskExecution
-from tasks.tests.factories import TaskExecutionFactory, TaskFactory
+from tasks.models import ExecutionStatus, TaskExecution
+from tasks.tests.factories import FindingFactory, TaskExecutionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -216,9 +216,9 @@ def test_staff_who_may_check_get_a_check_now_button_that_posts_back_here(client)
 def test_the_latest_critical_and_warning_findings_are_listed_critical_first(admin_client):
     run = execution(ExecutionStatus.COMPLETED)
     common = dict(execution=run, connection=run.task.connection, count=3, first_seen=run.created_at)
-    Finding.objects.create(severity="critical", category="checksum", message="invalid page in block 7", **common)
-    Finding.objects.create(severity="warning", category="deadlock", message="deadlock detected", **common)
-    Finding.objects.create(severity="info", category="checkpoints", message="checkpoints are frequent", **common)
+    FindingFactory(severity="critical", category="checksum", message="invalid page in block 7", **common)
+    FindingFactory(severity="warning", category="deadlock", message="deadlock detected", **common)
+    FindingFactory(severity="info", category="checkpoints", message="checkpoints are frequent", **common)
 
     response = admin_client.get(DASHBOARD)
 

@@ -6,7 +6,7 @@ import pytest
 
 from connections.tests.factories import ConnectionFactory
 from tasks.models import Finding
-from tasks.tests.factories import TaskExecutionFactory, TaskFactory
+from tasks.tests.factories import FindingFactory, TaskExecutionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -14,8 +14,8 @@ CHANGELIST = "/admin/tasks/finding/"
 
 
 def finding(execution, **fields) -> Finding:
-    values = {"connection_id": execution.task.connection_id, "severity": "warning", "category": "deadlock"}
-    return Finding.objects.create(
+    values = {"severity": "warning", "category": "deadlock"}
+    return FindingFactory(
         execution=execution, message=fields.pop("message", "deadlock detected"), **{**values, **fields}
     )
 

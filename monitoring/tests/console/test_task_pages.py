@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reviewer.celery import app as celery_app
-from tasks.models import ExecutionStatus, Finding, Task, TaskExecution, Trigger
-from tasks.tests.factories import TaskExecutionFactory, TaskFactory
+from tasks.models import ExecutionStatus, Task, TaskExecution, Trigger
+from tasks.tests.factories import FindingFactory, TaskExecutionFactory, TaskFactory
 from testing.network import free_port
 
 pytestmark = pytest.mark.django_db
@@ -227,7 +227,7 @@ def test_a_running_run_reloads_itself_and_says_how_long_it_usually_takes(admin_c
 
 def test_the_run_page_lists_its_findings(admin_client):
     run = finished(TaskFactory())
-    Finding.objects.create(
+    FindingFactory(
         execution=run,
         connection=run.task.connection,
         severity="critical",
