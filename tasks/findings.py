@@ -16,11 +16,15 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from connections.models import Connection
-from tasks.models import Finding, FindingState, Sighting, TaskExecution
+from tasks.models import Finding, FindingState, Severity, Sighting, TaskExecution, severity_rank
+from tasks.reviews.database.check import AREAS
+
+# Findings of log_analysis belong to no check area: they are what the log showed.
+LOG_AREA = "logs"
 
 SUBJECT_LENGTH = Finding._meta.get_field("subject").max_length
 
@@ -173,3 +177,44 @@ def _apply(finding: Finding, item: Observed, execution: TaskExecution, now: date
 
 def _sighting(execution: TaskExecution, finding: Finding, item: Observed) -> Sighting:
     return Sighting(execution=execution, finding=finding, **{name: getattr(item, name) for name in SIGHTING_FIELDS})
+
+
+@dataclass
+class OpenProblems:
+    """A connection's open findings, worst first, grouped by area (indexes, maintenance, ...,
+    logs), at most `limit` of them; `total` counts them all."""
+
+    areas: list[tuple[str, list[Finding]]]
+    total: int
+    shown: int
+
+    @property
+    def more(self) -> bool:
+        return self.total > self.shown
+
+
+def open_problems(connection_id: int, limit: int = 200) -> OpenProblems:
+    """The worst `limit` open findings and how many are open: two queries."""
+    open_findings = Finding.objects.filter(connection_id=connection_id, state=FindingState.OPEN)
+    ranked = open_findings.annotate(rank=severity_rank()).order_by("-rank", "category", "subject")
+    worst = list(ranked[:limit])
+    by_area: dict[str, list[Finding]] = {}
+    for finding in worst:
+        by_area.setdefault(area_of(finding), []).append(finding)
+    order = [*AREAS, LOG_AREA]
+    areas = sorted(by_area.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    return OpenProblems(areas=areas, total=open_findings.count(), shown=len(worst))
+
+
+def area_of(finding: Finding) -> str:
+    """The check area a finding belongs to (database_review records it), else logs."""
+    area = finding.details.get("area") if isinstance(finding.details, dict) else None
+    return area if area in AREAS else LOG_AREA
+
+
+def open_counts() -> dict[str, int]:
+    """Open findings across the fleet by severity: {"critical": n, "warning": n, "info": n}."""
+    counts = dict.fromkeys(Severity.values, 0)
+    rows = Finding.objects.filter(state=FindingState.OPEN).values_list("severity").annotate(n=Count("id")).order_by()
+    counts.update(dict(rows))
+    return counts

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from connections.models import Connection
@@ -189,6 +189,13 @@ class Severity(models.TextChoices):
 
 
 SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+def severity_rank() -> Case:
+    """Severity.rank as an SQL expression, to order findings by how bad they are (never by the
+    severity's name, which would put "info" between "critical" and "warning")."""
+    ranks = (When(severity=severity, then=Value(severity.rank)) for severity in Severity)
+    return Case(*ranks, output_field=IntegerField())
 
 
 class FindingState(models.TextChoices):

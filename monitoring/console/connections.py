@@ -33,6 +33,7 @@ from monitoring.console.kit import (
     short_text,
     short_time,
 )
+from tasks.findings import open_problems
 from tasks.models import TaskExecution
 
 MAX_CHECKS_PER_ACTION = 20  # each check may wait up to a connect timeout: keep requests bounded
@@ -178,14 +179,14 @@ class ConnectionAdmin(ConsoleModelAdmin):
         return [path("<path:object_id>/check/", check, name="connections_connection_check"), *super().get_urls()]
 
     def panel(self, request: HttpRequest, connection: Connection) -> dict:
-        """What the page shows above the form: current health, charts, executions, findings."""
+        """What the page shows above the form: current health, charts, executions, open problems."""
         now = timezone.now()
         executions = TaskExecution.objects.filter(task__connection=connection).select_related("task")
         return {
             "health": ConnectionHealth(connection, connection.latest_status()),
             "history": dashboard.connection_history(connection, request.GET.get("history", "24h"), now),
             "recent_executions": list(executions.order_by("-id")[: dashboard.DASHBOARD_ROWS]),
-            "findings": dashboard.latest_findings(connection=connection),
+            "review": open_problems(connection.pk) if request.user.has_perm("tasks.view_finding") else None,
             "can_check": self.has_check_permission(request),
         }
 

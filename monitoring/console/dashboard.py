@@ -30,9 +30,9 @@ from monitoring.console.charts import (
     response_time_chart,
     uptime_chart,
 )
-from monitoring.console.kit import severity_rank
 from tasks.estimates import running_executions
-from tasks.models import ExecutionStatus, Finding, Severity, TaskExecution
+from tasks.findings import open_counts
+from tasks.models import ExecutionStatus, Finding, FindingState, Severity, TaskExecution, severity_rank
 
 DASHBOARD_ROWS = 10  # rows per dashboard list; each links to the full, filterable changelist
 CHART_DAYS = 14
@@ -113,14 +113,14 @@ def executions_per_day(executions: QuerySet, now: datetime, days: int = CHART_DA
     return window, dict(counts)
 
 
-def latest_findings(**filters: Any) -> list:
-    """The newest critical and warning findings."""
+def latest_findings() -> list:
+    """The newest open critical and warning findings."""
     # Worst first, newest first within a severity. Each severity's newest rows are one
     # (severity, id) index descent; only those few rows are sorted, never the whole table.
     severities = Severity.at_least(Severity.WARNING)
     newest = Q()
     for severity in severities:
-        rows = Finding.objects.filter(severity=severity, **filters).order_by("-id").values("id")
+        rows = Finding.objects.filter(severity=severity, state=FindingState.OPEN).order_by("-id").values("id")
         newest |= Q(id__in=rows[:DASHBOARD_ROWS])
     findings = Finding.objects.filter(newest).annotate(rank=severity_rank()).select_related("connection")
     return list(findings.order_by("-rank", "-id")[:DASHBOARD_ROWS])
@@ -144,6 +144,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         context["executions_chart"] = executions_chart(days, counts, f"Executions per day, last {CHART_DAYS} days")
     if user.has_perm("tasks.view_finding"):
         context["findings"] = latest_findings()
+        context["open_counts"] = open_counts()
     return context
 
 

@@ -1,5 +1,5 @@
-"""The console's pages for what reviews found: the findings list (by severity, category and
-connection) and a finding's page with its details and a link to its run."""
+"""The console's pages for what reviews found: the findings list (by state, severity, category
+and connection) and a finding's page with its details, its remedy and the runs that saw it."""
 
 from __future__ import annotations
 
@@ -9,43 +9,71 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from monitoring.console.kit import ConsoleModelAdmin, ReadOnlyRecordsMixin, badge, severity_rank, short_text
-from tasks.models import Finding
+from monitoring.console.kit import ConsoleModelAdmin, ReadOnlyRecordsMixin, badge, short_text
+from tasks.models import Finding, severity_rank
 
 
 @admin.register(Finding)
 class FindingAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
     """What reviews found: written by the reviews only, so read-only here."""
 
-    list_display = ["id", "severity_badge", "category", "summary", "connection", "count", "last_seen", "run"]
+    list_display = [
+        "id",
+        "state_badge",
+        "severity_badge",
+        "category",
+        "subject_text",
+        "summary",
+        "connection",
+        "first_seen",
+        "last_seen",
+        "run",
+    ]
     list_display_links = ["id"]
-    list_filter = ["severity", "category", "connection"]
+    list_filter = ["state", "severity", "category", "connection"]
     list_select_related = ["connection"]
-    search_fields = ["message", "sample", "database", "user"]
+    search_fields = ["subject", "message", "sample", "database", "user"]
     date_hierarchy = "created_at"
-    # One row per finding per run: skip the unfiltered COUNT(*) on every page.
+    # Findings pile up over months: skip the unfiltered COUNT(*) on every page.
     show_full_result_count = False
     ordering = ["-id"]
     readonly_fields = [
-        "execution",
-        "connection",
+        "state",
         "severity",
         "category",
+        "subject",
         "message",
+        "remedy_text",
+        "connection",
+        "task",
+        "execution",
         "count",
         "first_seen",
         "last_seen",
+        "resolved_at",
         "database",
         "user",
         "sample",
         "details_json",
         "created_at",
     ]
-    exclude = ["details"]
+    exclude = ["details", "remedy", "key"]
 
     @admin.display(description="severity", ordering=severity_rank())
     def severity_badge(self, obj: Finding) -> str:
         return badge(obj.severity)
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj: Finding) -> str:
+        return badge(obj.state)
+
+    @admin.display(description="subject", ordering="subject")
+    def subject_text(self, obj: Finding) -> str:
+        return short_text(obj.subject)
+
+    @admin.display(description="what to do")
+    def remedy_text(self, obj: Finding) -> str:
+        return format_html('<pre class="rv-remedy">{}</pre>', obj.remedy) if obj.remedy else "–"
 
     @admin.display(description="message")
     def summary(self, obj: Finding) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseRedirect
 from django.utils import timezone
@@ -14,8 +14,6 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
-
-from tasks.models import Severity
 
 RECENT_ROWS = 20  # history shown on a detail page; the full history is one click away
 
@@ -34,6 +32,8 @@ BADGE_COLOURS = {
     "critical": "#b71c1c",
     "warning": "#e65100",
     "info": "#1565c0",
+    "open": "#455a64",
+    "resolved": "#2e7d32",
 }
 
 
@@ -49,13 +49,6 @@ def short_text(text: str | None, length: int = 80) -> str:
 def short_time(value) -> str:
     """ "Nov 28, 16:49:05" in the site's time zone: compact enough for a history table."""
     return "-" if value is None else date_format(timezone.localtime(value), "M d, H:i:s")
-
-
-def severity_rank() -> Case:
-    """Severity.rank as an SQL expression, to order findings by how bad they are (never by the
-    severity's name, which would put "info" between "critical" and "warning")."""
-    ranks = (When(severity=severity, then=Value(severity.rank)) for severity in Severity)
-    return Case(*ranks, output_field=IntegerField())
 
 
 def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:

@@ -319,5 +319,8 @@ def test_it_fails_with_a_non_zero_exit_code_and_the_error_on_stderr(write):
     )
 
     assert proc.returncode != 0
-    assert """tasks[0] "Daily Log Analysis": task_type: unknown type 'foo'; implemented: database_review, health_check, log_analysis""" in proc.stderr
+    assert (
+        """tasks[0] "Daily Log Analysis": task_type: unknown type 'foo'; implemented: database_review, health_check, log_analysis"""
+        in proc.stderr
+    )
     assert "Traceback" not in proc.stderr

@@ -153,6 +153,36 @@ def some_findings(execution: TaskExecution) -> None:
             last_seen=now - timedelta(minutes=count),
             database="orders",
         )
+    for severity, category, area, subject, message, remedy in [
+        (
+            "critical",
+            "sequence_exhaustion",
+            "maintenance",
+            "public.orders_id_seq",
+            "public.orders_id_seq has used 96% of the integer column public.orders.id (2,061,584,302 of 2,147,483,647)",
+            "ALTER TABLE public.orders ALTER COLUMN id TYPE bigint;\nALTER SEQUENCE public.orders_id_seq AS bigint;",
+        ),
+        (
+            "warning",
+            "duplicate_index",
+            "indexes",
+            "public.orders_customer_idx",
+            "public.orders_customer_idx is covered by public.orders_customer_created_idx (12 MB wasted)",
+            "DROP INDEX CONCURRENTLY public.orders_customer_idx;",
+        ),
+    ]:
+        FindingFactory(
+            execution=execution,
+            severity=severity,
+            category=category,
+            subject=subject,
+            message=message,
+            remedy=remedy,
+            first_seen=now - timedelta(days=2),
+            last_seen=now,
+            database="orders",
+            details={"area": area},
+        )
 
 
 def test_the_dashboard_shows_a_healthy_and_an_unhealthy_connection(page):
@@ -275,11 +305,12 @@ def test_the_pages_fit_1280_pixels_in_both_colour_schemes(browser, live_server, 
             ("dashboard", "/admin/"),
             ("connections", "/admin/connections/connection/"),
             ("findings", "/admin/tasks/finding/"),
+            ("connection", f"/admin/connections/connection/{healthy.pk}/change/"),
             ("bad-filter", "/admin/tasks/finding/?category__exact=%00"),
         ]:
             page.goto(url)
+            screenshot(page, f"{name}-{scheme}.png")  # first, so that a page too wide can be seen
             assert page.evaluate("document.documentElement.scrollWidth") <= 1280, name
-            screenshot(page, f"{name}-{scheme}.png")
         page.goto("/admin/connections/connection/")
         row = page.locator("tr", has_text="silent-replica")
         assert "unhealthy" in row.inner_text()  # stale counts as unhealthy in the list too

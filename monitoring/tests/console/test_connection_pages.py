@@ -15,7 +15,7 @@ from django.utils import timezone
 from connections.models import Connection, ConnectionStatus
 from connections.tests.factories import ConnectionFactory
 from tasks.models import ExecutionStatus
-from tasks.tests.factories import TaskExecutionFactory, TaskFactory
+from tasks.tests.factories import FindingFactory, TaskExecutionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -243,7 +243,42 @@ def test_the_page_costs_a_fixed_number_of_queries(admin_client, django_assert_ma
         check(connection, healthy=index % 3 != 0, minutes_ago=index * 10)
         TaskExecutionFactory(task=TaskFactory(connection=connection), status=ExecutionStatus.COMPLETED)
 
-    with django_assert_max_num_queries(12):
+    # The health panel, the charts, the runs, and the review (worst open problems + their count).
+    with django_assert_max_num_queries(13):
         response = admin_client.get(page_url(connection))
 
     assert response.status_code == 200
+
+
+def test_the_review_section_groups_open_problems_by_area_worst_first(admin_client):
+    connection = ConnectionFactory()
+    run = TaskExecutionFactory(task=TaskFactory(connection=connection, task_type="database_review"))
+
+    def problem(severity, category, area, subject, remedy="", state="open"):
+        return FindingFactory(
+            execution=run,
+            severity=severity,
+            category=category,
+            subject=subject,
+            remedy=remedy,
+            state=state,
+            details={"area": area},
+        )
+
+    problem("warning", "duplicate_index", "indexes", "public.a_idx", "DROP INDEX CONCURRENTLY public.a_idx;")
+    problem("critical", "sequence_exhaustion", "maintenance", "public.s", "ALTER SEQUENCE public.s AS bigint;")
+    problem("critical", "invalid_index", "indexes", "public.b_idx")
+    problem("warning", "unused_index", "indexes", "public.gone_idx", state="resolved")
+    FindingFactory(execution=run, severity="warning", category="deadlock")  # from the log: "logs"
+
+    review = admin_client.get(page_url(connection)).context["review"]
+
+    assert [(area, [f.subject for f in findings]) for area, findings in review.areas] == [
+        ("indexes", ["public.b_idx", "public.a_idx"]),
+        ("maintenance", ["public.s"]),
+        ("logs", [""]),
+    ]
+    page = admin_client.get(page_url(connection)).content.decode()
+    section = page.split('id="review"')[1]
+    assert '<pre class="rv-remedy">ALTER SEQUENCE public.s AS bigint;</pre>' in section
+    assert "public.gone_idx" not in section

@@ -245,7 +245,25 @@ def build_fleet(size: int) -> None:
 def test_the_dashboard_costs_a_fixed_number_of_queries(admin_client, django_assert_max_num_queries, size):
     build_fleet(size)
 
-    with django_assert_max_num_queries(12):
+    # 13: twelve before the open-problem counts, one more for them.
+    with django_assert_max_num_queries(13):
         response = admin_client.get(DASHBOARD)
 
     assert len(response.context["running"]) == size
+
+
+def test_the_dashboard_counts_open_critical_and_warning_problems_across_the_fleet(admin_client):
+    run = execution(ExecutionStatus.COMPLETED)
+    other = TaskExecutionFactory(task=TaskFactory(connection=ConnectionFactory(name="crm")))
+    FindingFactory(execution=run, severity="critical")
+    FindingFactory(execution=other, severity="critical")
+    FindingFactory(execution=other, severity="warning")
+    FindingFactory(execution=other, severity="critical", state="resolved")
+
+    page = admin_client.get(DASHBOARD).content.decode()
+
+    critical = page.split('id="open-critical"')[1].split("</a>")[0]
+    warning = page.split('id="open-warning"')[1].split("</a>")[0]
+    assert '<span class="rv-num">2</span>' in critical
+    assert "state__exact=open&amp;severity__exact=critical" in critical
+    assert '<span class="rv-num">1</span>' in warning

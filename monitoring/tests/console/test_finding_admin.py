@@ -77,3 +77,15 @@ def test_findings_are_read_only(admin_client):
     response = admin_client.post(f"{CHANGELIST}{row.id}/change/", {"message": "edited"})
     assert response.status_code == 403
     assert Finding.objects.get(pk=row.pk).message == "deadlock detected"
+
+
+def test_the_findings_list_filters_by_state(admin_client):
+    run = TaskExecutionFactory(task=TaskFactory(task_type="database_review"))
+    finding(run, category="duplicate_index", subject="public.still_there_idx")
+    finding(run, category="duplicate_index", subject="public.dropped_idx", state="resolved")
+
+    open_page = admin_client.get(CHANGELIST, {"state__exact": "open"}).content.decode()
+    resolved_page = admin_client.get(CHANGELIST, {"state__exact": "resolved"}).content.decode()
+
+    assert "public.still_there_idx" in open_page and "public.dropped_idx" not in open_page
+    assert "public.dropped_idx" in resolved_page and "public.still_there_idx" not in resolved_page
