@@ -168,15 +168,16 @@ def hba_trust(ctx: CheckContext) -> Iterator[Problem]:
             continue
         loopback = address_is_loopback(row["address"], row["netmask"])
         subject = _hba_subject(row, hba_file)
+        who = "any role, the superuser included" if "all" in (row["user_name"] or []) else "the listed roles"
         if loopback:
             message = (
-                f"{subject} ({_hba_describe(row)}) lets any process on the server's host log in "
-                "as the listed roles, superusers included, without a password"
+                f"{subject} ({_hba_describe(row)}) lets any user or process on the server's host "
+                f"log in as {who} without a password"
             )
         else:
             message = (
                 f"{subject} ({_hba_describe(row)}) lets anyone who reaches the server over the network "
-                "log in as the listed roles without a password"
+                f"log in as {who} without a password"
             )
         problems.append(
             Problem(

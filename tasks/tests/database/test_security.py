@@ -6,10 +6,12 @@ And what a role with only pg_monitor gets from each check."""
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 
 import pytest
 
+from tasks.reviews.database import security
 from tasks.reviews.database.check import Skip
 from tasks.reviews.database.security import address_is_loopback, listens_on_loopback_only
 from tasks.tests.database.conftest import admin, check, subjects
@@ -119,6 +121,8 @@ def test_hba_trust_reports_tcp_trust_lines_by_reach(cluster):
         assert found[samehost].severity == "warning"
         assert found[anywhere].severity == "critical"
         assert "database sales, user app" in found[anywhere].message
+        assert "as the listed roles without a password" in found[anywhere].message
+        assert "as any role, the superuser included" in found[loopback].message
         assert found[anywhere].details["address"] == "0.0.0.0"
         assert found[anywhere].details["auth_method"] == "trust"
         assert "scram-sha-256" in found[anywhere].remedy and "pg_reload_conf()" in found[anywhere].remedy
@@ -349,3 +353,27 @@ def test_security_definer_without_search_path(cluster):
             DROP PROCEDURE public.elevated_proc(); DROP FUNCTION public.pinned(); DROP FUNCTION public.invoker();
             """,
         )
+
+
+# --- all of them --------------------------------------------------------------------------
+
+
+def test_every_security_check_runs_and_its_details_are_json(cluster):
+    """As the superuser and as pg_monitor: each check runs (or skips with a GRANT) and what it
+    reports can be stored."""
+    admin(cluster, "CREATE ROLE extra LOGIN SUPERUSER; GRANT CREATE ON SCHEMA public TO PUBLIC")
+    try:
+        with hba_lines(cluster, "host all all 0.0.0.0/0 trust", "host all all 0.0.0.0/0 password"):
+            for user in (None, WATCHER):
+                for check_ in security.CHECKS:
+                    kwargs = {"user": user} if user else {}
+                    result = check(cluster, check_.name, **kwargs)
+                    if isinstance(result, Skip):
+                        assert user == WATCHER and check_.name in HBA_CHECKS, (check_.name, result)
+                        continue
+                    for problem in result:
+                        assert problem.severity in ("info", "warning", "critical")
+                        assert problem.subject and problem.message and problem.remedy
+                        json.dumps(problem.details)
+    finally:
+        admin(cluster, "DROP ROLE extra; REVOKE CREATE ON SCHEMA public FROM PUBLIC")
