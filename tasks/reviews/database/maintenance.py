@@ -127,7 +127,7 @@ def _wraparound(ctx: CheckContext, *, multixact: bool) -> Iterator[Problem]:
         yield Problem(
             severity=severity,
             subject=name,
-            message=f"database {name}: its oldest unfrozen {rel_column} is {note}",
+            message=f"database {name}: {db_column} is {note}",
             remedy=f"-- connected to database {quote_ident(ctx.conn, name)}: VACUUM (FREEZE, VERBOSE) the tables "
             "reported for it (the database is as old as its oldest table), or all of it:\n"
             f"VACUUM (FREEZE, VERBOSE);\n"
@@ -139,7 +139,7 @@ def _wraparound(ctx: CheckContext, *, multixact: bool) -> Iterator[Problem]:
     rows, more = _truncated(rows)
     for row in rows:
         severity, details, note = assess(row["age"])
-        kind = "TOAST table of" if row["relkind"] == "t" else "table"
+        kind = {"t": "TOAST table of", "m": "materialized view"}.get(row["relkind"], "table")
         if row["temporary"] and not row["own_temporary"]:
             remedy = (
                 f"-- {row['target']} is a temporary table of another session: VACUUM cannot reach it and "
@@ -168,6 +168,27 @@ def multixact_wraparound(ctx: CheckContext) -> Iterator[Problem]:
 
 
 # --- sequence_exhaustion ------------------------------------------------------------------
+
+
+def _sequence_remedy(row: dict[str, Any], column: str, limit: int, by_type: bool) -> str:
+    """Widen what limits the sequence: the column's type (and a serial's sequence with it), or
+    the sequence's own type or MAXVALUE/MINVALUE."""
+    base, sequence, remedy = row["column_base_type"], row["sequence"], []
+    if by_type:
+        if base in ("smallint", "integer"):
+            note = "  -- rewrites the table under an ACCESS EXCLUSIVE lock"
+            if row["identity"]:
+                note += "; the identity sequence becomes bigint with it"
+            remedy.append(f"ALTER TABLE {row['table']} ALTER COLUMN {row['column']} TYPE bigint;{note}")
+            if not row["identity"] and row["sequence_type"] != "bigint":
+                remedy.append(f"ALTER SEQUENCE {sequence} AS bigint;")
+        else:
+            remedy.append(f"-- {sequence} is near the end of {base}: plan a new key for {column}")
+    elif limit in (INT_MAX.get(row["sequence_type"]), INT_MIN.get(row["sequence_type"])):
+        remedy.append(f"ALTER SEQUENCE {sequence} AS {base if base in INT_MAX else 'bigint'};")
+    else:
+        remedy.append(f"ALTER SEQUENCE {sequence} {'NO MAXVALUE' if limit > 0 else 'NO MINVALUE'};")
+    return "\n".join(remedy)
 
 
 def sequence_exhaustion(ctx: CheckContext) -> Iterator[Problem]:
@@ -211,7 +232,7 @@ def sequence_exhaustion(ctx: CheckContext) -> Iterator[Problem]:
         raise MissingPrivilege(
             f"the role may not read the last value of any of the {len(rows)} sequences owned by columns "
             f"(it needs SELECT or USAGE on them; pg_monitor has neither). Schemas: {schemas}; "
-            "GRANT SELECT ON ALL SEQUENCES IN SCHEMA <schema> TO the role would do too"
+            f"GRANT SELECT ON ALL SEQUENCES IN SCHEMA <schema> TO {quote_ident(ctx.conn, ctx.role)} would do too"
         )
 
     found = []
@@ -235,27 +256,14 @@ def sequence_exhaustion(ctx: CheckContext) -> Iterator[Problem]:
     for share, row, last, limit, by_type, step in found[:MAX_PROBLEMS]:
         column = f"{row['table']}.{row['column']}"
         left = abs(limit - last) // step
-        remedy = []
-        if row["column_base_type"] in ("smallint", "integer"):
-            note = "  -- rewrites the table under an ACCESS EXCLUSIVE lock"
-            if row["identity"]:
-                note += "; the identity sequence becomes bigint with it"
-            remedy.append(f"ALTER TABLE {row['table']} ALTER COLUMN {row['column']} TYPE bigint;{note}")
-        if not row["identity"] or row["column_base_type"] not in ("smallint", "integer"):
-            if row["sequence_type"] != "bigint":
-                remedy.append(f"ALTER SEQUENCE {row['sequence']} AS bigint;")
-            elif not by_type:
-                bound = "NO MAXVALUE" if limit > 0 else "NO MINVALUE"
-                remedy.append(f"ALTER SEQUENCE {row['sequence']} {bound};")
-        if not remedy:
-            remedy.append(f"-- {row['sequence']} is near the end of bigint: plan a new key for {column}")
+        remedy = _sequence_remedy(row, column, limit, by_type)
         limited_by = f"the column type {row['column_type']}" if by_type else f"the sequence's own limit ({limit:,})"
         yield Problem(
             severity="critical" if share >= critical else "warning",
             subject=row["sequence"],
             message=f"sequence {row['sequence']} for {column} ({row['column_type']}) is at {last:,}: "
             f"{_pct(share)} of its range used, {left:,} values left before {limited_by} stops inserts",
-            remedy="\n".join(remedy),
+            remedy=remedy,
             details={
                 "column": column,
                 "column_type": row["column_type"],

@@ -83,7 +83,7 @@ def test_xid_wraparound_reports_the_database_and_its_old_table_and_toast(cluster
     assert table.details["age"] >= 1000 and table.details["toast"] is False
     assert table.remedy.startswith("VACUUM (FREEZE, VERBOSE) public.old_t;")
     assert found["public.old_t (TOAST)"].remedy.startswith("VACUUM (FREEZE, VERBOSE) public.old_t;")
-    assert found["xid_db"].details["age"] >= 1000
+    assert found["xid_db"].details["age"] >= 1000 and "datfrozenxid" in found["xid_db"].message
     assert "1,0" in table.message  # the age, with its thousands separator
 
     critical = {**low, "xid_wraparound_critical_ratio": 500 / WRAP}
@@ -140,12 +140,16 @@ def test_sequence_exhaustion_against_column_type_and_sequence_limit(cluster):
         CREATE SEQUENCE s_max_seq MAXVALUE 1000 OWNED BY s_max.id;
         ALTER TABLE s_max ALTER COLUMN id SET DEFAULT nextval('s_max_seq');
         SELECT setval('s_max_seq', 970); INSERT INTO s_max (v) VALUES ('a');
+        CREATE TABLE s_narrow (id bigint PRIMARY KEY, v text);
+        CREATE SEQUENCE s_narrow_seq AS integer OWNED BY s_narrow.id;
+        ALTER TABLE s_narrow ALTER COLUMN id SET DEFAULT nextval('s_narrow_seq');
+        SELECT setval('s_narrow_seq', {near}); INSERT INTO s_narrow (v) VALUES ('a');
         CREATE TABLE s_fresh (id serial PRIMARY KEY);
         """,
         db,
     )
     found = by_subject(check(cluster, "sequence_exhaustion", db))
-    assert set(found) == {"public.s_int_id_seq", "public.s_ident_id_seq", "public.s_max_seq"}
+    assert set(found) == {"public.s_int_id_seq", "public.s_ident_id_seq", "public.s_max_seq", "public.s_narrow_seq"}
 
     serial = found["public.s_int_id_seq"]
     assert serial.severity == "critical"
@@ -166,6 +170,11 @@ def test_sequence_exhaustion_against_column_type_and_sequence_limit(cluster):
     assert own_limit.details["max_value"] == 1000 and own_limit.details["column_type"] == "bigint"
     assert own_limit.remedy == "ALTER SEQUENCE public.s_max_seq NO MAXVALUE;"
 
+    narrow = found["public.s_narrow_seq"]  # a bigint column fed by an integer sequence
+    assert narrow.severity == "critical" and narrow.details["limited_by"] == "sequence"
+    assert narrow.details["max_value"] == 2**31 - 1
+    assert narrow.remedy == "ALTER SEQUENCE public.s_narrow_seq AS bigint;"
+
     # pg_monitor may not read a sequence's last value: the check is skipped with its GRANT ...
     skipped = check(cluster, "sequence_exhaustion", db, user="watcher")
     assert isinstance(skipped, Skip)
@@ -176,7 +185,7 @@ def test_sequence_exhaustion_against_column_type_and_sequence_limit(cluster):
     partial = by_subject(check(cluster, "sequence_exhaustion", db, user="watcher"))
     assert set(partial) == {"public.s_ident_id_seq", "public"}
     assert partial["public"].severity == "info"
-    assert partial["public"].details == {"sequences_not_checked": 4}
+    assert partial["public"].details == {"sequences_not_checked": 5}
     assert partial["public"].remedy == "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO watcher;"
     # The GRANT the skip names is enough for all of them.
     admin(cluster, "GRANT pg_read_all_data TO watcher")
@@ -188,7 +197,8 @@ def test_sequence_exhaustion_against_column_type_and_sequence_limit(cluster):
     admin(
         cluster,
         "ALTER TABLE s_int ALTER COLUMN id TYPE bigint; ALTER SEQUENCE s_int_id_seq AS bigint;"
-        "ALTER TABLE s_ident ALTER COLUMN id TYPE bigint; ALTER SEQUENCE s_max_seq NO MAXVALUE",
+        "ALTER TABLE s_ident ALTER COLUMN id TYPE bigint; ALTER SEQUENCE s_max_seq NO MAXVALUE;"
+        "ALTER SEQUENCE s_narrow_seq AS bigint",
         db,
     )
     assert subjects(check(cluster, "sequence_exhaustion", db)) == set()
