@@ -9,6 +9,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v jq >/dev/null || need+=(jq)
 command -v pgrep >/dev/null || need+=(procps)
 command -v runuser >/dev/null || need+=(util-linux)
+# The security review tests turn ssl on with a self-signed certificate.
+command -v openssl >/dev/null || need+=(openssl)
 if [ "${REVIEWER_BROWSER_TESTS:-1}" = "1" ]; then
   command -v chromium >/dev/null || need+=(chromium)
 fi
