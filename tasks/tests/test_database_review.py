@@ -8,6 +8,7 @@ import pytest
 
 from monitoring.tests.conftest import API, client_for
 from tasks.models import ExecutionStatus, TaskExecution
+from tasks.reviews.database.catalog import CHECKS
 from tasks.runner import start_execution
 from tasks.tests.factories import TaskFactory
 from testing.pg_cluster import PgCluster
@@ -124,3 +125,22 @@ def test_a_database_that_cannot_be_reached_fails_the_run_with_the_reason(cluster
     assert done.status == ExecutionStatus.FAILED
     assert 'database "nowhere" does not exist' in done.error_message
     assert cluster.superuser_password not in done.error_message
+
+
+def test_a_pg_monitor_role_runs_every_check_and_skipped_ones_name_their_grant(cluster, review_worker, api):
+    task = review_task(cluster)
+
+    done = review(task)
+
+    result = done.result
+    skipped = {item["check"]: item for item in result["checks_skipped"]}
+    hba_grant = (
+        "GRANT SELECT ON pg_hba_file_rules TO watcher; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO watcher"
+    )
+    assert skipped["hba_trust"]["grant"] == hba_grant
+    assert skipped["hba_cleartext_password"]["grant"] == hba_grant
+    assert "pg_hba_file_rules" in skipped["hba_trust"]["reason"]
+    assert all(item.get("grant") for item in skipped.values()), skipped
+    assert result["checks_run"] + result["checks_skipped_total"] == len(task.review_config()["checks"] or CHECKS)
+    assert result["checks_run"] >= len(CHECKS) - 6
+    assert result["issues_found"] == len(open_findings(api, task))
