@@ -275,6 +275,7 @@ def blocked_queries(ctx: CheckContext) -> Iterator[Problem]:
 
 
 def connection_saturation(ctx: CheckContext) -> Iterator[Problem]:
+    require_all_sessions(ctx)  # other roles' sessions show no backend_type: clients could not be told apart
     warn = ctx.thresholds["connection_saturation_ratio"]
     crit = ctx.thresholds["connection_saturation_critical_ratio"]
     row = ctx.rows(
@@ -421,6 +422,7 @@ CHECKS: list[Check] = [
         summary="Client connections use connection_saturation_ratio of max_connections minus the reserved slots "
         "(default: 0.9, critical from 0.95, as check_postgres backends).",
         thresholds={"connection_saturation_ratio": 0.9, "connection_saturation_critical_ratio": 0.95},
+        grant=SEE_ALL_SESSIONS,
     ),
     Check(
         name="orphaned_prepared_transaction",

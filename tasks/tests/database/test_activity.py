@@ -227,7 +227,11 @@ def test_prepared_transaction_left_behind_reported_and_named_as_blocker_then_not
 def small():
     """A cluster with 7 connection slots for clients: max_connections 10, 3 reserved for superusers."""
     cluster = PgCluster(settings={"max_connections": "10", "superuser_reserved_connections": "3"}).start()
-    admin(cluster, f"CREATE ROLE watcher LOGIN PASSWORD '{cluster.superuser_password}' IN ROLE pg_monitor")
+    password = cluster.superuser_password
+    admin(
+        cluster,
+        f"CREATE ROLE watcher LOGIN PASSWORD '{password}' IN ROLE pg_monitor; CREATE ROLE plain LOGIN PASSWORD '{password}'",
+    )
     yield cluster
     cluster.stop()
 
@@ -252,6 +256,9 @@ def test_connection_saturation_reported_while_slots_are_used_then_not(small):
             small, "connection_saturation", thresholds={"connection_saturation_ratio": 0.8}, user="watcher"
         )
         assert watched.details["used"] == 6
+        # Without pg_read_all_stats other sessions show no backend_type: skipped, with the grant.
+        blind = check(small, "connection_saturation", user="plain")
+        assert isinstance(blind, Skip) and blind.grant == "GRANT pg_monitor TO plain"
 
         sessions.append(small.connect())
         # 7 of 7: critical (the review gets in on a superuser slot).
