@@ -173,11 +173,17 @@ def idle_in_transaction(ctx: CheckContext) -> Iterator[Problem]:
         opened = f", transaction open for {duration(row['xact_seconds'])}" if row["xact_seconds"] is not None else ""
         timeout = f"'{max(1, int(warn // 60))}min'" if warn >= 60 else f"'{max(1, int(warn))}s'"
         role = row["role_ident"] or "the_role"
+        # An aborted transaction has already released its locks and snapshot; it only waits for ROLLBACK.
+        harm = (
+            "it holds a connection and fails every statement until the application rolls back"
+            if aborted
+            else "it holds its locks and keeps VACUUM from removing dead rows"
+        )
         yield Problem(
             severity="critical" if seconds >= crit else "warning",
             subject=f"pid {pid}",
             message=f"pid {pid} ({_who(row)}) has been idle in transaction{aborted} for {duration(seconds)}{opened}; "
-            f"it holds its locks and keeps VACUUM from removing dead rows. Last statement: {short(row['query'])}",
+            f"{harm}. Last statement: {short(row['query'])}",
             remedy=f"SELECT pg_terminate_backend({pid});  -- and fix the application that leaves transactions open; "
             f"to end such sessions automatically: ALTER ROLE {role} SET idle_in_transaction_session_timeout = {timeout};",
             details={

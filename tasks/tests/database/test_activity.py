@@ -123,6 +123,8 @@ def test_idle_in_transaction_and_aborted_reported_then_not_once_they_end(cluster
 
         second = found[f"pid {aborted.info.backend_pid}"]
         assert "idle in transaction (aborted)" in second.message
+        assert "until the application rolls back" in second.message and "locks" not in second.message
+        assert "keeps VACUUM from removing dead rows" in first.message
         assert "user plain" in second.message
         assert second.details["aborted"] is True
         assert "ALTER ROLE plain SET" in second.remedy
