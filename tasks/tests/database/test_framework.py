@@ -71,3 +71,25 @@ def check_with(cluster, extra: Check, **kwargs):
         return check(cluster, extra.name, **kwargs)
     finally:
         del CHECKS[extra.name]
+
+
+def test_a_check_that_waits_for_a_lock_is_skipped_at_lock_timeout(cluster):
+    """PgHero's hang: a size query behind a migration's ACCESS EXCLUSIVE lock. Here it waits
+    lock_timeout, is skipped with that reason, and the session stays usable."""
+    admin(cluster, "CREATE TABLE migrating (id int)")
+    holder = cluster.connect(autocommit=False)
+    holder.execute("LOCK TABLE migrating IN ACCESS EXCLUSIVE MODE")
+
+    def sizes(ctx):
+        ctx.rows("SELECT pg_relation_size('migrating'::regclass)")
+        return []
+
+    try:
+        started = time.monotonic()
+        result = check_with(cluster, Check("sizes", "indexes", DATABASE, sizes, "test"), lock_ms=200)
+        assert isinstance(result, Skip)
+        assert result.reason == "a lock it needs was held longer than lock_timeout (200ms)"
+        assert time.monotonic() - started < 10
+    finally:
+        holder.rollback()
+        holder.close()
