@@ -58,7 +58,7 @@ def statements_extension(ctx: CheckContext) -> StatementsExtension:
         # The view itself tells best whether the library is loaded, whatever this role may read.
         try:
             with ctx.conn.transaction():
-                ctx.value(sql.SQL("SELECT 1 FROM {}.pg_stat_statements LIMIT 1").format(sql.Identifier(schema)))
+                ctx.value(sql.SQL("SELECT 1 FROM {}.pg_stat_statements(false) LIMIT 1").format(sql.Identifier(schema)))
             loaded = True
         except psycopg.errors.ObjectNotInPrerequisiteState:  # "must be loaded via shared_preload_libraries"
             loaded = False

@@ -130,6 +130,7 @@ def test_query_stats_unavailable_without_the_library_or_the_extension(cluster, p
     problem = by_subject(check(cluster, "query_stats_unavailable", "elsewhere"))["pg_stat_statements"]
     assert problem.details["preloaded"] is True and problem.details["created_in_database"] is False
     assert problem.remedy == "CREATE EXTENSION pg_stat_statements;  -- in database elsewhere, as a superuser"
+    assert check(cluster, "expensive_query", "elsewhere") == []  # run from a database without it: silent
 
     # Preloaded and created: nothing to say.
     admin(cluster, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
