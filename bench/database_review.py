@@ -101,7 +101,9 @@ def reference(cluster: PgCluster) -> float:
 
 
 def main() -> None:
-    cluster = PgCluster(settings={"shared_preload_libraries": "'pg_stat_statements'", "max_locks_per_transaction": "256"})
+    cluster = PgCluster(
+        settings={"shared_preload_libraries": "'pg_stat_statements'", "max_locks_per_transaction": "256"}
+    )
     cluster.start()
     try:
         cluster.execute("CREATE DATABASE bench")

@@ -11,6 +11,8 @@ command -v pgrep >/dev/null || need+=(procps)
 command -v runuser >/dev/null || need+=(util-linux)
 # The security review tests turn ssl on with a self-signed certificate.
 command -v openssl >/dev/null || need+=(openssl)
+# localedef sources: a test builds de_DE.UTF-8 to check lc_messages is reported.
+[ -d /usr/share/i18n/locales ] || need+=(locales)
 if [ "${REVIEWER_BROWSER_TESTS:-1}" = "1" ]; then
   command -v chromium >/dev/null || need+=(chromium)
 fi
