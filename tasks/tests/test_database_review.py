@@ -3,6 +3,8 @@ only pg_monitor, and the findings are read back through the API."""
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
@@ -147,3 +149,31 @@ def test_a_pg_monitor_role_runs_every_check_and_skipped_ones_name_their_grant(cl
     fsync = open_findings(api, task)["", "risky_setting", "fsync"]
     assert fsync["severity"] == "critical"
     assert fsync["remedy"].startswith("ALTER SYSTEM SET fsync = on;")
+
+
+def test_a_table_locked_by_a_migration_does_not_hold_up_the_review(cluster, review_worker, api):
+    """A migration holds ACCESS EXCLUSIVE on a table for the whole review. The checks read
+    catalogs and statistics only, so none of them waits: the run completes at once, and it
+    still reports the locked table's own problems."""
+    cluster.execute(
+        "CREATE TABLE migrating (id int) WITH (autovacuum_enabled = false);"
+        "INSERT INTO migrating SELECT generate_series(1, 1000); ANALYZE migrating",
+        "shop",
+    )
+    migration = cluster.connect("shop", autocommit=False)
+    migration.execute("LOCK TABLE migrating IN ACCESS EXCLUSIVE MODE")
+    try:
+        task = review_task(cluster, lock_timeout_ms=200)
+        task.connection.username = "postgres"
+        task.connection.save()
+        started = time.monotonic()
+        done = review(task)
+        elapsed = time.monotonic() - started
+    finally:
+        migration.rollback()
+        migration.close()
+
+    assert elapsed < 60  # a hang would be the worker's whole timeout
+    assert done.result["checks_skipped"] == []
+    assert ("shop", "autovacuum_disabled", "public.migrating") in open_findings(api, task)
+    cluster.execute("DROP TABLE migrating", "shop")
