@@ -168,3 +168,26 @@ def test_two_runs_of_one_task_never_hold_the_cursor_at_once():
 
     TaskExecution.objects.filter(pk=reading.pk).update(status=ExecutionStatus.FAILED)  # e.g. its worker died
     assert take_cursor(task, second, "server").held_by_id == second.id
+
+
+def test_a_night_without_deadlocks_resolves_the_deadlock_finding(tmp_path):
+    log = tmp_path / "postgresql.log"
+    shutil.copy(SAMPLES / "pg15.log", log)
+    task = file_task(log, log_line_prefix=PREFIX)
+    first = run_now(task)
+    deadlock = Finding.objects.get(category="deadlock")
+    first_counts = {f.finding_id: f.count for f in first.sightings.all()}
+
+    with open(log, "a") as fh:
+        fh.write("2026-11-28 17:00:00.000 UTC [4242] app@shop ERROR:  division by zero\n")
+    second = run_now(task)
+
+    deadlock.refresh_from_db()
+    assert (deadlock.state, deadlock.execution_id) == ("resolved", first.id)
+    assert deadlock.resolved_at is not None
+    [division] = Finding.objects.filter(state="open")
+    assert (division.category, division.subject, division.count) == ("error", "22012", 1)
+    assert second.result["resolved"] == Finding.objects.filter(state="resolved").count() > 0
+    # The first night's own view is unchanged: what it saw, with its counts.
+    assert {f.finding_id: f.count for f in first.sightings.all()} == first_counts
+    assert deadlock.id in first_counts
