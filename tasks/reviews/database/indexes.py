@@ -344,8 +344,9 @@ def missing_indexes(ctx: CheckContext) -> Iterator[Problem]:
 # (4 bytes) and an IndexTupleData header (8 bytes, 12 with the null bitmap when a column has
 # NULLs), the header and the data each padded to MAXALIGN. Per page: the page header (24) and
 # the btree special space (16). Plus the metapage; inner pages are not counted (~1%).
-# Deduplication (PostgreSQL 13+) packs repeated keys, which the estimate does not see: it then
-# under-reports bloat, never over-reports it.
+# Deduplication (PostgreSQL 13+) packs repeated keys, and the null bitmap is counted on every
+# tuple of a nullable index: both make the expected size too large, so that such indexes are
+# under-reported. Stale statistics (reltuples, avg_width) can push the estimate either way.
 BLOAT_SQL = f"""
 WITH idx AS (
     SELECT i.indexrelid, i.indrelid, i.indnatts, c.relpages, c.reltuples, n.nspname,

@@ -276,6 +276,8 @@ def test_missing_index_on_sequentially_scanned_table(cluster, db):
         INSERT INTO scanned SELECT g, g % 100 FROM generate_series(1, 3000) g;
         CREATE TABLE looked_up (id int PRIMARY KEY, v int);
         INSERT INTO looked_up SELECT g, g % 100 FROM generate_series(1, 3000) g;
+        CREATE TABLE heap_only (id int, v int);   -- no index at all: idx_scan is NULL
+        INSERT INTO heap_only SELECT g, g % 100 FROM generate_series(1, 3000) g;
         CREATE TABLE small (id int, v int);
         INSERT INTO small SELECT g, g FROM generate_series(1, 100) g;
         ANALYZE;
@@ -284,6 +286,7 @@ def test_missing_index_on_sequentially_scanned_table(cluster, db):
     )
     scans = ";".join(f"SELECT count(*) FROM scanned WHERE v = {n}" for n in range(30))
     scans += ";" + ";".join(f"SELECT count(*) FROM small WHERE v = {n}" for n in range(30))
+    scans += ";" + ";".join(f"SELECT count(*) FROM heap_only WHERE v = {n}" for n in range(30))
     lookups = ";".join(f"SELECT v FROM looked_up WHERE id = {n}" for n in range(1, 60))
     flushed(cluster, db, scans)
     flushed(cluster, db, "SET enable_seqscan = off;" + lookups)
@@ -294,9 +297,12 @@ def test_missing_index_on_sequentially_scanned_table(cluster, db):
 
     def report():
         result = check(cluster, "missing_index", db, thresholds=thresholds)
-        return result if subjects(result) == {"public.scanned"} else None
+        return result if subjects(result) == {"public.scanned", "public.heap_only"} else None
 
-    problem = by_subject(wait_for(report, timeout=15))["public.scanned"]
+    found = by_subject(wait_for(report, timeout=15))
+    assert found["public.heap_only"].details["has_any_index"] is False
+    assert found["public.heap_only"].details["idx_scan"] == 0
+    problem = found["public.scanned"]
     assert problem.severity == "warning"
     # 30 scans by the test and one by the primary key's index build.
     assert problem.details["seq_scan"] == 31
@@ -305,7 +311,7 @@ def test_missing_index_on_sequentially_scanned_table(cluster, db):
     assert "pg_stat_statements" in problem.remedy
     # The default thresholds (10,000 rows) leave a 3,000-row table alone.
     assert subjects(check(cluster, "missing_index", db)) == set()
-    assert subjects(as_watcher(cluster, "missing_index", db, thresholds=thresholds)) == {"public.scanned"}
+    assert subjects(as_watcher(cluster, "missing_index", db, thresholds=thresholds)) == set(found)
 
 
 # --- index_bloat -----------------------------------------------------------------------------
