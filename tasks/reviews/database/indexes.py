@@ -1,33 +1,24 @@
-"""Checks of indexes: invalid, duplicate, unused, missing for a foreign key, missing for a
-table read by sequential scans, and estimated btree bloat.
+"""Checks of indexes: duplicates, unused, invalid, foreign keys and tables without them, bloat.
 
-Sizes come from pg_class.relpages (as of the last VACUUM, ANALYZE or CREATE INDEX), never from
-pg_relation_size(), which takes a lock on the index and would wait behind a migration.
+Every query here reads catalogs and statistics views only, set-based (one or two statements
+per check whatever the number of tables), and leaves out the system schemas (pg_catalog,
+information_schema, pg_toast) and other sessions' temporary tables: what a DBA cannot or need
+not act on. Indexes that are partitions of a partitioned index are left to their parent (they
+cannot be dropped on their own).
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 from tasks.reviews.database.check import DATABASE, Check, CheckContext, MissingPrivilege, Problem, size
 
+# The most a check reports in one database; it orders by importance and says when it stopped.
 MAX_PROBLEMS = 100
 
-# Schemas that hold no user indexes worth a DBA's time.
-USER_SCHEMAS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'"
-
-
-def _limited(problems: list[Problem]) -> list[Problem]:
-    """At most MAX_PROBLEMS, the first ones saying the list was cut."""
-    if len(problems) > MAX_PROBLEMS:
-        for problem in problems[:MAX_PROBLEMS]:
-            problem.details["truncated"] = f"{len(problems)} found, the first {MAX_PROBLEMS} are reported"
-    return problems[:MAX_PROBLEMS]
-
-
-# --- invalid_index ----------------------------------------------------------------------------
+# Objects of these schemas are not the DBA's to change.
+USER_SCHEMA = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'"
 
 
 def invalid_indexes(ctx: CheckContext) -> Iterator[Problem]:
@@ -53,335 +44,435 @@ def invalid_indexes(ctx: CheckContext) -> Iterator[Problem]:
         )
 
 
-# --- duplicate_index --------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------
+# duplicate_index
 
-# Each valid user index with its key columns, operator classes and collations as arrays
-# (indkey and friends are 0-based vectors; their text form gives 1-based arrays).
-_INDEXES = f"""
-    SELECT i.indexrelid, i.indrelid, i.indisunique, i.indisprimary, i.indisexclusion, i.indnkeyatts,
-           i.indnatts, c.relam, c.relpages::bigint AS relpages,
-           (string_to_array(i.indkey::text, ' ')::int2[])[1:i.indnkeyatts] AS keys,
-           (string_to_array(i.indclass::text, ' ')::oid[])[1:i.indnkeyatts] AS classes,
-           (string_to_array(i.indcollation::text, ' ')::oid[])[1:i.indnkeyatts] AS collations,
-           coalesce(string_to_array(i.indoption::text, ' ')::int2[], '{{}}') AS options,
-           pg_get_expr(i.indpred, i.indrelid) AS predicate, pg_get_expr(i.indexprs, i.indrelid) AS expressions,
-           format('%%I.%%I', n.nspname, c.relname) AS name, format('%%I.%%I', n.nspname, t.relname) AS table_name
+
+def duplicate_indexes(ctx: CheckContext) -> Iterator[Problem]:
+    # `a` is redundant when another index `b` of the same table, same access method, same
+    # predicate and same expressions has a's key columns (with their opclasses, collations and
+    # ASC/DESC NULLS options) as its leading key columns, and every INCLUDE column of `a` among
+    # its columns. Only a btree serves a query on a prefix of its keys; for the other methods
+    # the key columns must be the same. An index that enforces something (primary key, unique,
+    # exclusion constraint) is never the redundant one. Two indexes that cover each other:
+    # the one with the larger name is reported.
+    rows = ctx.rows(
+        f"""
+        WITH idx AS (
+            SELECT i.indexrelid AS oid, i.indrelid, c.relname AS name, c.relam, c.relkind,
+                   am.amname,
+                   format('%I.%I', n.nspname, c.relname) AS index,
+                   format('%I.%I', n.nspname, t.relname) AS table,
+                   i.indisunique OR i.indisprimary OR EXISTS (
+                       SELECT 1 FROM pg_constraint k
+                       WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')
+                   ) AS enforces,
+                   i.indnkeyatts AS nkeys,
+                   string_to_array(i.indkey::text, ' ')::int2[] AS cols,
+                   string_to_array(i.indclass::text, ' ')::oid[] AS classes,
+                   string_to_array(i.indcollation::text, ' ')::oid[] AS collations,
+                   string_to_array(i.indoption::text, ' ')::int2[] AS options,
+                   CASE WHEN i.indexprs IS NOT NULL THEN pg_get_expr(i.indexprs, i.indrelid) END AS exprs,
+                   CASE WHEN i.indpred IS NOT NULL THEN pg_get_expr(i.indpred, i.indrelid) END AS pred
+            FROM pg_index i
+            JOIN pg_class c ON c.oid = i.indexrelid
+            JOIN pg_class t ON t.oid = i.indrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_am am ON am.oid = c.relam
+            WHERE i.indisvalid AND i.indisready AND i.indislive
+              AND t.relpersistence <> 't' AND {USER_SCHEMA}
+              AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+        ),
+        redundant AS (
+            SELECT DISTINCT ON (a.oid)
+                   a.oid, a.index, a.table, a.relkind, b.oid AS covering_oid, b.index AS covering,
+                   a.nkeys = b.nkeys AS same_keys
+            FROM idx a
+            JOIN idx b ON b.indrelid = a.indrelid AND b.oid <> a.oid AND b.relam = a.relam
+                      AND b.exprs IS NOT DISTINCT FROM a.exprs AND b.pred IS NOT DISTINCT FROM a.pred
+            WHERE NOT a.enforces
+              AND b.nkeys >= a.nkeys
+              AND (b.nkeys = a.nkeys OR a.amname = 'btree')
+              AND b.cols[1:a.nkeys] = a.cols[1:a.nkeys]
+              AND b.classes[1:a.nkeys] = a.classes[1:a.nkeys]
+              AND b.collations[1:a.nkeys] = a.collations[1:a.nkeys]
+              AND b.options[1:a.nkeys] = a.options[1:a.nkeys]
+              AND coalesce(a.cols[a.nkeys + 1:], '{{}}') <@ b.cols
+              AND (
+                  b.nkeys > a.nkeys
+                  OR b.enforces
+                  OR NOT coalesce(b.cols[b.nkeys + 1:], '{{}}') <@ a.cols
+                  OR a.name > b.name
+              )
+            ORDER BY a.oid, b.enforces DESC, b.nkeys, b.name
+        )
+        SELECT r.index, r.table, r.relkind, r.covering, r.same_keys,
+               pg_get_indexdef(r.oid) AS definition, pg_get_indexdef(r.covering_oid) AS covering_definition,
+               CASE WHEN r.relkind = 'I'  -- a partitioned index has no storage of its own
+                    THEN (SELECT coalesce(sum(pg_relation_size(p.relid)), 0) FROM pg_partition_tree(r.oid) p)
+                    ELSE pg_relation_size(r.oid) END AS bytes
+        FROM redundant r
+        ORDER BY bytes DESC, r.index
+        LIMIT {MAX_PROBLEMS + 1}
+        """
+    )
+    for row, truncated in _bounded(rows):
+        kind = "a duplicate of" if row["same_keys"] else "covered by"
+        yield Problem(
+            severity="warning",
+            subject=row["index"],
+            message=f"index {row['index']} on {row['table']} ({size(row['bytes'])}) is {kind} {row['covering']}: "
+            "it costs writes and space and serves no query the other cannot",
+            remedy=f"{_drop(row['index'], row['relkind'])}",
+            details={
+                "table": row["table"],
+                "covering_index": row["covering"],
+                "definition": row["definition"],
+                "covering_definition": row["covering_definition"],
+                "size_bytes": int(row["bytes"]),
+                **truncated,
+            },
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# unused_index
+
+
+def unused_indexes(ctx: CheckContext) -> Iterator[Problem]:
+    since = _stats_since(ctx)
+    rows = ctx.rows(
+        f"""
+        SELECT format('%%I.%%I', n.nspname, c.relname) AS index, format('%%I.%%I', n.nspname, t.relname) AS table,
+               s.idx_scan, pg_relation_size(c.oid) AS bytes, pg_get_indexdef(c.oid) AS definition
+        FROM pg_stat_user_indexes s
+        JOIN pg_index i ON i.indexrelid = s.indexrelid
+        JOIN pg_class c ON c.oid = i.indexrelid
+        JOIN pg_class t ON t.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE s.idx_scan <= %(max_scans)s
+          AND i.indisvalid AND NOT i.indisunique AND NOT i.indisprimary
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)
+          AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+          AND t.relpersistence <> 't' AND {USER_SCHEMA}
+          AND pg_relation_size(c.oid) >= %(min_bytes)s
+        ORDER BY bytes DESC, 1
+        LIMIT {MAX_PROBLEMS + 1}
+        """,
+        {
+            "max_scans": int(ctx.thresholds["unused_index_max_scans"]),
+            "min_bytes": int(ctx.thresholds["unused_index_min_bytes"]),
+        },
+    )
+    for row, truncated in _bounded(rows):
+        scans = int(row["idx_scan"])
+        used = "never been scanned" if scans == 0 else f"been scanned only {scans} times"
+        yield Problem(
+            severity="warning",
+            subject=row["index"],
+            message=f"index {row['index']} on {row['table']} ({size(row['bytes'])}) has {used} {since['text']}",
+            remedy=f"DROP INDEX CONCURRENTLY {row['index']};  -- after checking the standbys: their scans are not counted here",
+            details={
+                "table": row["table"],
+                "definition": row["definition"],
+                "size_bytes": int(row["bytes"]),
+                "index_scans": scans,
+                "statistics_since": since["since"],
+                "statistics_age_days": since["age_days"],
+                "note": "idx_scan counts the scans on this server only; a standby that uses the index counts them there",
+                **truncated,
+            },
+        )
+
+
+def _stats_since(ctx: CheckContext) -> dict[str, Any]:
+    """Since when the counters of this database run, in words and as an ISO date."""
+    row = ctx.rows(
+        """
+        SELECT stats_reset, extract(epoch FROM now() - stats_reset) / 86400 AS age_days
+        FROM pg_stat_database WHERE datname = current_database()
+        """
+    )
+    reset = row[0]["stats_reset"] if row else None
+    if reset is None:
+        return {
+            "since": None,
+            "age_days": None,
+            "text": "since its statistics began (they were never reset: they count from the database's creation, "
+            "or from the last crash recovery, immediate shutdown or pg_upgrade, which discard them)",
+        }
+    age = float(row[0]["age_days"])
+    return {
+        "since": reset.isoformat(),
+        "age_days": round(age, 1),
+        "text": f"since the statistics were reset on {reset:%Y-%m-%d %H:%M %Z} ({age:.1f} days ago)",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# missing_fk_index
+
+
+def missing_fk_indexes(ctx: CheckContext) -> Iterator[Problem]:
+    # A foreign key is served by a valid, non-partial btree (or, for one column, hash) index of
+    # the referencing table whose first N key columns are the N columns of the key, in any order:
+    # the lookup `WHERE fk_a = $1 AND fk_b = $2` that a DELETE or key UPDATE of the referenced
+    # table runs can use it. Constraints cloned onto partitions are judged on their parent.
+    rows = ctx.rows(
+        f"""
+        SELECT format('%I.%I.%I', n.nspname, t.relname, k.conname) AS constraint_name,
+               format('%I.%I', n.nspname, t.relname) AS table, t.relkind,
+               format('%I.%I', fn.nspname, f.relname) AS referenced,
+               (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY u.ord)
+                FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
+                JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum) AS columns,
+               CASE WHEN t.relkind = 'p'  -- a partitioned table has no rows of its own: its partitions have
+                    THEN (SELECT coalesce(sum(greatest(l.reltuples, 0)), 0) FROM pg_partition_tree(t.oid) p
+                          JOIN pg_class l ON l.oid = p.relid WHERE p.isleaf)
+                    ELSE greatest(t.reltuples, 0) END::float8 AS rows,
+               CASE WHEN t.relkind = 'p'
+                    THEN (SELECT coalesce(sum(pg_relation_size(p.relid)), 0) FROM pg_partition_tree(t.oid) p WHERE p.isleaf)
+                    ELSE pg_relation_size(t.oid) END AS bytes
+        FROM pg_constraint k
+        JOIN pg_class t ON t.oid = k.conrelid
+        JOIN pg_namespace n ON n.oid = t.relnamespace
+        JOIN pg_class f ON f.oid = k.confrelid
+        JOIN pg_namespace fn ON fn.oid = f.relnamespace
+        WHERE k.contype = 'f' AND k.conparentid = 0
+          AND t.relpersistence <> 't' AND {USER_SCHEMA}
+          AND NOT EXISTS (
+              SELECT 1
+              FROM pg_index i
+              JOIN pg_class ic ON ic.oid = i.indexrelid
+              JOIN pg_am am ON am.oid = ic.relam
+              WHERE i.indrelid = k.conrelid AND i.indisvalid AND i.indpred IS NULL
+                AND (am.amname = 'btree' OR (am.amname = 'hash' AND cardinality(k.conkey) = 1))
+                AND i.indnkeyatts >= cardinality(k.conkey)
+                AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(k.conkey)] @> k.conkey
+          )
+        ORDER BY rows DESC, 1
+        LIMIT {MAX_PROBLEMS + 1}
+        """
+    )
+    for row, truncated in _bounded(rows):
+        concurrently = "" if row["relkind"] == "p" else "CONCURRENTLY "
+        remedy = f"CREATE INDEX {concurrently}ON {row['table']} ({row['columns']});"
+        if row["relkind"] == "p":
+            remedy += (
+                "  -- a partitioned table refuses CONCURRENTLY and this locks every partition; to avoid that, "
+                "CREATE INDEX ON ONLY the table, build one CONCURRENTLY on each partition and ATTACH it"
+            )
+        yield Problem(
+            severity="warning",
+            subject=row["constraint_name"],
+            message=f"foreign key {row['constraint_name']} ({row['columns']}) → {row['referenced']} has no index "
+            f"leading with its columns: every DELETE or key UPDATE in {row['referenced']} scans {row['table']} "
+            f"(~{int(row['rows'])} rows)",
+            remedy=remedy,
+            details={
+                "table": row["table"],
+                "columns": row["columns"],
+                "referenced_table": row["referenced"],
+                "table_rows_estimate": int(row["rows"]),
+                "table_bytes": int(row["bytes"]),
+                "rule": "an index is enough when its first key columns are the key's columns, in any order",
+                **truncated,
+            },
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# missing_index
+
+
+def missing_indexes(ctx: CheckContext) -> Iterator[Problem]:
+    since = _stats_since(ctx)
+    rows = ctx.rows(
+        f"""
+        SELECT format('%%I.%%I', s.schemaname, s.relname) AS table,
+               s.seq_scan, coalesce(s.idx_scan, 0) AS idx_scan, s.seq_tup_read,
+               greatest(s.n_live_tup, c.reltuples)::float8 AS rows,
+               s.seq_scan::float8 / nullif(s.seq_scan + coalesce(s.idx_scan, 0), 0) AS seq_share,
+               EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = s.relid) AS has_index,
+               pg_relation_size(s.relid) AS bytes
+        FROM pg_stat_user_tables s
+        JOIN pg_class c ON c.oid = s.relid
+        WHERE c.relpersistence <> 't'
+          AND greatest(s.n_live_tup, c.reltuples) >= %(min_rows)s
+          AND s.seq_tup_read >= %(min_read)s
+          AND s.seq_scan::float8 / nullif(s.seq_scan + coalesce(s.idx_scan, 0), 0) > %(ratio)s
+        ORDER BY s.seq_tup_read DESC, 1
+        LIMIT {MAX_PROBLEMS + 1}
+        """,
+        {
+            "min_rows": float(ctx.thresholds["missing_index_min_rows"]),
+            "min_read": float(ctx.thresholds["missing_index_min_seq_tup_read"]),
+            "ratio": float(ctx.thresholds["missing_index_seq_scan_ratio"]),
+        },
+    )
+    for row, truncated in _bounded(rows):
+        share = float(row["seq_share"])
+        yield Problem(
+            severity="warning",
+            subject=row["table"],
+            message=f"table {row['table']} (~{int(row['rows'])} rows, {size(row['bytes'])}) was read by "
+            f"{row['seq_scan']} sequential scans ({share:.0%} of its scans, {row['seq_tup_read']} rows read) "
+            f"{since['text']}",
+            remedy=f"Find the queries that read {row['table']} (pg_stat_statements, the slow query log) and EXPLAIN "
+            "them: an index on the columns of their WHERE and JOIN clauses may serve them. A table that is meant "
+            "to be read whole (a report, a small lookup) needs none.",
+            details={
+                "seq_scan": int(row["seq_scan"]),
+                "idx_scan": int(row["idx_scan"]),
+                "seq_scan_share": round(share, 4),
+                "seq_tup_read": int(row["seq_tup_read"]),
+                "rows_estimate": int(row["rows"]),
+                "table_bytes": int(row["bytes"]),
+                "has_any_index": bool(row["has_index"]),
+                "statistics_since": since["since"],
+                **truncated,
+            },
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# index_bloat
+
+# The size a btree needs for its tuples, from the average width of the indexed columns in
+# pg_stats, the index's reltuples and its fillfactor, against its relpages: the estimate of
+# check_postgres and of ioguix's "btree bloat estimation". Per leaf tuple: a line pointer
+# (4 bytes) and an IndexTupleData header (8 bytes, 12 with the null bitmap when a column has
+# NULLs), the header and the data each padded to MAXALIGN. Per page: the page header (24) and
+# the btree special space (16). Plus the metapage; inner pages are not counted (~1%).
+# Deduplication (PostgreSQL 13+) packs repeated keys, and the null bitmap is counted on every
+# tuple of a nullable index: both make the expected size too large, so that such indexes are
+# under-reported. Stale statistics (reltuples, avg_width) can push the estimate either way.
+BLOAT_SQL = f"""
+WITH idx AS (
+    SELECT i.indexrelid, i.indrelid, i.indnatts, c.relpages, c.reltuples, n.nspname,
+           format('%I.%I', n.nspname, c.relname) AS index, format('%I.%I', n.nspname, t.relname) AS table,
+           coalesce((SELECT substring(o FROM '^fillfactor=([0-9]+)$')::int
+                     FROM unnest(c.reloptions) AS o WHERE o LIKE 'fillfactor=%' LIMIT 1), 90) AS fillfactor,
+           string_to_array(i.indkey::text, ' ')::int2[] AS keys
     FROM pg_index i
     JOIN pg_class c ON c.oid = i.indexrelid
     JOIN pg_class t ON t.oid = i.indrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE i.indisvalid AND i.indislive AND {USER_SCHEMAS}
+    JOIN pg_am am ON am.oid = c.relam
+    WHERE am.amname = 'btree' AND c.relkind = 'i' AND i.indisvalid AND c.relpages > 0
+      AND t.relpersistence <> 't' AND {USER_SCHEMA}
+),
+col AS (
+    -- a column of the table, or for an expression the index's own column (ANALYZE keeps
+    -- statistics of index expressions under the index's name)
+    SELECT x.indexrelid, p.pos,
+           CASE WHEN x.keys[p.pos] = 0 THEN x.indexrelid ELSE x.indrelid END AS statrel,
+           (CASE WHEN x.keys[p.pos] = 0 THEN p.pos ELSE x.keys[p.pos] END)::int2 AS attnum
+    FROM idx x, generate_series(1, x.indnatts) AS p(pos)
+),
+width AS (
+    SELECT col.indexrelid,
+           count(*) AS columns,
+           count(s.avg_width) AS with_stats,
+           bool_and(has_column_privilege(col.statrel, col.attnum, 'SELECT')) AS readable,
+           max(coalesce(s.null_frac, 0)) > 0 AS nullable,
+           sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0)) AS data_width
+    FROM col
+    JOIN pg_class r ON r.oid = col.statrel
+    JOIN pg_namespace rn ON rn.oid = r.relnamespace
+    JOIN pg_attribute a ON a.attrelid = col.statrel AND a.attnum = col.attnum
+    LEFT JOIN pg_stats s ON s.schemaname = rn.nspname AND s.tablename = r.relname AND s.attname = a.attname
+                        AND NOT s.inherited
+    GROUP BY col.indexrelid
+),
+sized AS (
+    SELECT x.*, w.readable, w.columns = w.with_stats AND x.reltuples >= 0 AS estimable,
+           current_setting('block_size')::int AS bs,
+           CASE WHEN version() ~ '64-bit|x86_64|aarch64|amd64|ppc64|s390x' THEN 8 ELSE 4 END AS maxalign,
+           CASE WHEN w.nullable THEN 12 ELSE 8 END AS tuple_header,
+           w.data_width
+    FROM idx x JOIN width w ON w.indexrelid = x.indexrelid
+),
+estimate AS (
+    SELECT s.*,
+           4 + ceil(s.tuple_header::numeric / s.maxalign) * s.maxalign
+             + ceil(s.data_width / s.maxalign) * s.maxalign AS tuple_bytes
+    FROM sized s
+),
+expected AS (
+    SELECT e.*,
+           1 + ceil(e.reltuples / greatest(floor((e.bs - 24 - 16) * e.fillfactor / 100.0 / e.tuple_bytes), 1))
+             AS expected_pages
+    FROM estimate e
+)
+SELECT index, "table", indexrelid, readable, estimable, fillfactor, reltuples, relpages,
+       expected_pages, bs,
+       (relpages - expected_pages) * bs AS wasted, (relpages::bigint * bs) AS bytes
+FROM expected
 """
 
 
-def duplicate_indexes(ctx: CheckContext) -> Iterator[Problem]:
-    """An index is redundant when another valid index of the same table, method, predicate and
-    expressions starts with its key columns (same operator classes, collations and orderings):
-    for btree any longer index does, for other methods only an identical one. A unique,
-    primary key or exclusion index is never the one reported: it enforces something."""
-    rows = ctx.rows(
-        f"""
-        WITH idx AS ({_INDEXES})
-        SELECT DISTINCT ON (a.indexrelid)
-               a.name, a.table_name, a.relpages, b.name AS covered_by, b.indisunique AS covered_by_unique,
-               a.indnkeyatts = b.indnkeyatts AS identical,
-               pg_get_indexdef(a.indexrelid) AS definition, pg_get_indexdef(b.indexrelid) AS covering_definition
-        FROM idx a
-        JOIN idx b ON b.indrelid = a.indrelid AND b.indexrelid <> a.indexrelid AND b.relam = a.relam
-        WHERE NOT a.indisunique AND NOT a.indisexclusion
-          AND a.indnatts = a.indnkeyatts  -- an index with INCLUDE columns carries more than its keys
-          AND a.predicate IS NOT DISTINCT FROM b.predicate
-          AND a.expressions IS NOT DISTINCT FROM b.expressions
-          AND a.keys = b.keys[1:a.indnkeyatts]
-          AND a.classes = b.classes[1:a.indnkeyatts]
-          AND a.collations = b.collations[1:a.indnkeyatts]
-          AND a.options[1:a.indnkeyatts] = b.options[1:a.indnkeyatts]
-          AND (a.indnkeyatts < b.indnkeyatts AND a.relam = (SELECT oid FROM pg_am WHERE amname = %(btree)s)
-               OR a.indnkeyatts = b.indnkeyatts AND (b.indisunique OR a.indexrelid > b.indexrelid))
-        ORDER BY a.indexrelid, b.indisprimary DESC, b.indisunique DESC, b.indnkeyatts, b.indexrelid
-        """,
-        {"btree": "btree"},
-    )
-    block = int(ctx.setting("block_size"))
-    problems = []
-    for row in sorted(rows, key=lambda r: (-r["relpages"], r["name"])):
-        nbytes = row["relpages"] * block
-        how = "duplicates" if row["identical"] else "is a prefix of"
-        problems.append(
-            Problem(
-                severity="warning",
-                subject=row["name"],
-                message=f"{row['name']} ({size(nbytes)}) {how} {row['covered_by']} on {row['table_name']}: "
-                "every write maintains both, and queries can use the other",
-                remedy=f"DROP INDEX CONCURRENTLY {row['name']};",
-                details={
-                    "table": row["table_name"],
-                    "covered_by": row["covered_by"],
-                    "definition": row["definition"],
-                    "covering_definition": row["covering_definition"],
-                    "index_bytes": nbytes,
-                    "identical": row["identical"],
-                },
-            )
-        )
-    yield from _limited(problems)
-
-
-# --- unused_index -----------------------------------------------------------------------------
-
-
-def unused_indexes(ctx: CheckContext) -> Iterator[Problem]:
-    block = int(ctx.setting("block_size"))
-    since = ctx.value("SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()")
-    standby = ctx.value("SELECT pg_is_in_recovery()")
-    rows = ctx.rows(
-        f"""
-        SELECT format('%%I.%%I', s.schemaname, s.indexrelname) AS name,
-               format('%%I.%%I', s.schemaname, s.relname) AS table_name,
-               s.idx_scan, c.relpages::bigint AS relpages, pg_get_indexdef(s.indexrelid) AS definition
-        FROM pg_stat_user_indexes s
-        JOIN pg_index i ON i.indexrelid = s.indexrelid
-        JOIN pg_class c ON c.oid = s.indexrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE s.idx_scan <= %(max_scans)s AND NOT i.indisunique AND NOT i.indisexclusion AND i.indisvalid
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = s.indexrelid AND k.contype IN ('p', 'u', 'x'))
-          AND c.relpages::bigint * %(block)s >= %(min_bytes)s AND {USER_SCHEMAS}
-        ORDER BY c.relpages DESC, 1
-        """,
-        {
-            "max_scans": ctx.thresholds["unused_index_max_scans"],
-            "min_bytes": ctx.thresholds["unused_index_min_bytes"],
-            "block": block,
-        },
-    )
-    window = f"since statistics were reset at {since.isoformat()}" if since else "since statistics began (never reset)"
-    warning_bytes = ctx.thresholds["unused_index_warning_bytes"]
-    problems = []
-    for row in rows:
-        nbytes = row["relpages"] * block
-        scans = "no scans" if row["idx_scan"] == 0 else f"only {row['idx_scan']} scan(s)"
-        problems.append(
-            Problem(
-                severity="warning" if nbytes >= warning_bytes else "info",
-                subject=row["name"],
-                message=f"{row['name']} on {row['table_name']} ({size(nbytes)}) has had {scans} {window}",
-                remedy=f"DROP INDEX CONCURRENTLY {row['name']};  -- check first that no replica or monthly job uses it",
-                details={
-                    "table": row["table_name"],
-                    "index_scans": row["idx_scan"],
-                    "index_bytes": nbytes,
-                    "statistics_since": since.isoformat() if since else None,
-                    "definition": row["definition"],
-                    # Each server counts its own scans: a replica's readers are not seen here.
-                    "counted_on": "standby" if standby else "primary",
-                },
-            )
-        )
-    yield from _limited(problems)
-
-
-# --- missing_fk_index -------------------------------------------------------------------------
-
-
-def missing_fk_indexes(ctx: CheckContext) -> Iterator[Problem]:
-    """A foreign key whose referencing columns lead no valid, non-partial index (in any order):
-    every DELETE or key UPDATE of the referenced table scans the referencing one."""
-    rows = ctx.rows(
-        f"""
-        SELECT format('%%I.%%I', n.nspname, t.relname) AS table_name, k.conname,
-               format('%%I.%%I', rn.nspname, r.relname) AS referenced,
-               array_agg(quote_ident(a.attname) ORDER BY col.ord) AS columns, t.reltuples::bigint AS rows
-        FROM pg_constraint k
-        JOIN pg_class t ON t.oid = k.conrelid
-        JOIN pg_namespace n ON n.oid = t.relnamespace
-        JOIN pg_class r ON r.oid = k.confrelid
-        JOIN pg_namespace rn ON rn.oid = r.relnamespace
-        CROSS JOIN LATERAL unnest(k.conkey) WITH ORDINALITY AS col(attnum, ord)
-        JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = col.attnum
-        WHERE k.contype = %(foreign_key)s AND {USER_SCHEMAS}
-          AND NOT EXISTS (
-              SELECT 1 FROM pg_index i
-              WHERE i.indrelid = k.conrelid AND i.indisvalid AND i.indpred IS NULL
-                AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(k.conkey)] @> k.conkey
-                AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(k.conkey)] <@ k.conkey)
-        GROUP BY n.nspname, t.relname, k.conname, rn.nspname, r.relname, t.reltuples
-        ORDER BY t.reltuples DESC, 1, 2
-        """,
-        {"foreign_key": "f"},
-    )
-    warning_rows = ctx.thresholds["missing_fk_index_warning_rows"]
-    problems = []
-    for row in rows:
-        columns = ", ".join(row["columns"])
-        subject = f"{row['table_name']} ({columns})"
-        problems.append(
-            Problem(
-                severity="warning" if row["rows"] >= warning_rows else "info",
-                subject=subject,
-                message=f"foreign key {row['conname']} of {subject} → {row['referenced']} has no index: each "
-                f"DELETE or key UPDATE on {row['referenced']} scans {row['table_name']} (~{max(row['rows'], 0):,} rows)",
-                remedy=f"CREATE INDEX CONCURRENTLY ON {row['table_name']} ({columns});",
-                details={
-                    "constraint": row["conname"],
-                    "table": row["table_name"],
-                    "columns": row["columns"],
-                    "referenced_table": row["referenced"],
-                    "estimated_rows": row["rows"],
-                },
-            )
-        )
-    yield from _limited(problems)
-
-
-# --- missing_index ----------------------------------------------------------------------------
-
-
-def missing_indexes(ctx: CheckContext) -> Iterator[Problem]:
-    """PgHero's "low index usage": a table of many rows whose reads are mostly sequential scans."""
-    rows = ctx.rows(
-        """
-        SELECT format('%%I.%%I', schemaname, relname) AS table_name, seq_scan, seq_tup_read,
-               coalesce(idx_scan, 0) AS idx_scan, n_live_tup
-        FROM pg_stat_user_tables
-        WHERE n_live_tup >= %(min_rows)s AND seq_scan >= %(min_scans)s
-          AND seq_scan::float8 / (seq_scan + coalesce(idx_scan, 0)) >= %(ratio)s
-        ORDER BY seq_tup_read DESC, 1
-        """,
-        {
-            "min_rows": ctx.thresholds["missing_index_min_rows"],
-            "min_scans": ctx.thresholds["missing_index_min_seq_scans"],
-            "ratio": ctx.thresholds["missing_index_seq_scan_ratio"],
-        },
-    )
-    problems = []
-    for row in rows:
-        share = row["seq_scan"] / (row["seq_scan"] + row["idx_scan"])
-        table = row["table_name"]
-        problems.append(
-            Problem(
-                severity="warning",
-                subject=table,
-                message=f"{table} (~{row['n_live_tup']:,} rows) was read by {row['seq_scan']:,} sequential scans "
-                f"({100 * share:.0f}% of its scans), {row['seq_tup_read']:,} rows read in all",
-                remedy=f"Find its queries (pg_stat_statements: SELECT query, calls, mean_exec_time FROM "
-                f"pg_stat_statements WHERE query ILIKE '%{table.split('.')[-1]}%' ORDER BY total_exec_time DESC;), "
-                "EXPLAIN them, and index the columns they filter on: CREATE INDEX CONCURRENTLY ...",
-                details={
-                    "table": table,
-                    "seq_scans": row["seq_scan"],
-                    "index_scans": row["idx_scan"],
-                    "seq_scan_share": round(share, 4),
-                    "rows_read_by_seq_scans": row["seq_tup_read"],
-                    "live_rows": row["n_live_tup"],
-                },
-            )
-        )
-    yield from _limited(problems)
-
-
-# --- index_bloat ------------------------------------------------------------------------------
-
-INDEX_TUPLE_HEADER = 8  # IndexTupleData
-INDEX_NULL_BITMAP = 4  # added to a tuple that has a null (INDEX_MAX_KEYS bits)
-PAGE_HEADER = 24  # PageHeaderData
-BTREE_SPECIAL = 16  # BTPageOpaqueData
-LINE_POINTER = 4  # ItemIdData
-MAXALIGN = 8
-
-
-def _align(n: float) -> int:
-    return int(math.ceil(n / MAXALIGN) * MAXALIGN)
-
-
 def index_bloat(ctx: CheckContext) -> Iterator[Problem]:
-    """The usual btree estimate (as ioguix's query makes it): from pg_stats' average width and
-    null fraction of the key columns, the size of an index tuple; from the index's reltuples and
-    fillfactor, the leaf pages it needs; what relpages has beyond that is bloat. Expression
-    indexes are left out (pg_stats has no width for an expression of a table)."""
-    block = int(ctx.setting("block_size"))
-    min_bytes = ctx.thresholds["index_bloat_min_bytes"]
-    rows = ctx.rows(
-        f"""
-        SELECT format('%%I.%%I', n.nspname, c.relname) AS name, format('%%I.%%I', n.nspname, t.relname) AS table_name,
-               n.nspname AS schema, c.relpages::bigint AS relpages, c.reltuples,
-               coalesce((SELECT option_value FROM pg_options_to_table(c.reloptions)
-                         WHERE option_name = 'fillfactor')::int, 90) AS fillfactor,
-               bool_and(has_column_privilege(t.oid, a.attnum, 'SELECT')) AND NOT row_security_active(t.oid) AS readable,
-               count(*) AS columns, count(s.attname) AS columns_with_stats,
-               coalesce(max(s.null_frac), 0) > 0 AS has_nulls,
-               coalesce(sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0)), 0)::float8 AS data_width
-        FROM pg_index i
-        JOIN pg_class c ON c.oid = i.indexrelid
-        JOIN pg_class t ON t.oid = i.indrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        JOIN pg_am am ON am.oid = c.relam AND am.amname = 'btree'
-        CROSS JOIN LATERAL unnest(string_to_array(i.indkey::text, ' ')::int2[]) AS k(attnum)
-        JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
-        LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = t.relname AND s.attname = a.attname
-                             AND NOT s.inherited
-        WHERE i.indexprs IS NULL AND i.indisvalid AND c.reltuples >= 0 AND {USER_SCHEMAS}
-          AND c.relpages::bigint * %(block)s >= %(min_bytes)s
-        GROUP BY c.oid, n.nspname, c.relname, t.relname, t.oid, c.relpages, c.reltuples, c.reloptions
-        """,
-        {"block": block, "min_bytes": min_bytes},
-    )
-    if not rows:
-        return
-    unreadable = Counter(row["schema"] for row in rows if not row["readable"])
-    if sum(unreadable.values()) == len(rows):
+    rows = ctx.rows(BLOAT_SQL)
+    unreadable = sum(1 for row in rows if not row["readable"])
+    estimated = [row for row in rows if row["readable"] and row["estimable"]]
+    if unreadable and not estimated:
         raise MissingPrivilege(
-            f"pg_stats shows the role no column statistics of the {len(rows)} indexed tables big enough for "
-            "index_bloat_min_bytes: it shows only columns the role may SELECT"
+            f"the estimate needs the column statistics of pg_stats, which show only the columns this role may "
+            f"SELECT; it may read the table of none of the {unreadable} btree indexes"
         )
-    found = []
-    for row in rows:
-        if not row["readable"] or row["columns_with_stats"] < row["columns"]:
-            continue  # not readable, or never analyzed (analyze_overdue reports it)
-        header = INDEX_TUPLE_HEADER + (INDEX_NULL_BITMAP if row["has_nulls"] else 0)
-        tuple_bytes = _align(header + row["data_width"]) + LINE_POINTER
-        per_page = (block - PAGE_HEADER - BTREE_SPECIAL) * row["fillfactor"] / 100
-        expected = 1 + math.ceil(row["reltuples"] * tuple_bytes / per_page)  # + the metapage
-        extra = row["relpages"] - expected
-        if extra <= 0:
-            continue
-        bloat, share = extra * block, extra / row["relpages"]
-        if bloat >= min_bytes and share >= ctx.thresholds["index_bloat_ratio"]:
-            found.append((bloat, share, expected, tuple_bytes, row))
-    found.sort(key=lambda item: (-item[0], item[4]["name"]))
-    problems = []
-    for bloat, share, expected, tuple_bytes, row in found:
-        total = row["relpages"] * block
-        problems.append(
-            Problem(
-                severity="warning",
-                subject=row["name"],
-                message=f"{row['name']}: an estimated {size(bloat)} of its {size(total)} ({100 * share:.0f}%) is bloat "
-                f"(ESTIMATE from pg_stats widths: {row['reltuples']:,.0f} entries of ~{tuple_bytes} bytes at "
-                f"fillfactor {row['fillfactor']} need ~{expected:,} of its {row['relpages']:,} pages)",
-                remedy=f"REINDEX INDEX CONCURRENTLY {row['name']};",
-                details={
-                    "estimate": True,
-                    "method": "btree: pg_stats average width and null fraction of the key columns, fillfactor, "
-                    "reltuples vs relpages",
-                    "table": row["table_name"],
-                    "bloat_bytes": int(bloat),
-                    "index_bytes": int(total),
-                    "bloat_share": round(share, 4),
-                    "relpages": int(row["relpages"]),
-                    "expected_pages": int(expected),
-                },
-            )
+    min_bytes = float(ctx.thresholds["index_bloat_min_bytes"])
+    ratio = float(ctx.thresholds["index_bloat_ratio"])
+    bloated = []
+    for row in estimated:
+        wasted, total = float(row["wasted"]), float(row["bytes"])
+        if wasted >= min_bytes and total > 0 and wasted / total >= ratio:
+            bloated.append(row)
+    bloated.sort(key=lambda row: (-float(row["wasted"]), row["index"]))
+    without_access = {"indexes_without_statistics_access": unreadable} if unreadable else {}
+    for row, truncated in _bounded(bloated):
+        wasted, total = int(row["wasted"]), int(row["bytes"])
+        yield Problem(
+            severity="warning",
+            subject=row["index"],
+            message=f"index {row['index']} on {row['table']} is {size(total)}, of which an estimated {size(wasted)} "
+            f"({wasted / total:.0%}) is bloat (ESTIMATE from pg_stats, not measured)",
+            remedy=f"REINDEX INDEX CONCURRENTLY {row['index']};",
+            details={
+                "table": row["table"],
+                "estimate": True,
+                "method": "btree size expected from pg_stats average key width, reltuples and fillfactor "
+                "(check_postgres / ioguix estimate); pgstattuple measures it exactly",
+                "size_bytes": total,
+                "estimated_wasted_bytes": wasted,
+                "estimated_wasted_ratio": round(wasted / total, 4),
+                "pages": int(row["relpages"]),
+                "expected_pages": int(row["expected_pages"]),
+                "index_tuples_estimate": int(row["reltuples"]),
+                "fillfactor": int(row["fillfactor"]),
+                **without_access,
+                **truncated,
+            },
         )
-    if unreadable:
-        schemas = ", ".join(sorted(unreadable))
-        for problem in problems[:1]:
-            problem.details["tables_not_estimated"] = (
-                f"{sum(unreadable.values())} indexed table(s) in {schemas}: the role may not read their statistics"
-            )
-    yield from _limited(problems)
 
 
-GRANT_STATS = "GRANT pg_read_all_data TO {role}"
+# ---------------------------------------------------------------------------------------------
+
+
+def _bounded(rows: list) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """The first MAX_PROBLEMS rows, each with the note that more were left out, if they were."""
+    truncated = (
+        {"truncated": f"only the first {MAX_PROBLEMS}, by importance, are reported"} if len(rows) > MAX_PROBLEMS else {}
+    )
+    for row in rows[:MAX_PROBLEMS]:
+        yield row, truncated
+
+
+def _drop(index: str, relkind: str) -> str:
+    if relkind == "I":  # a partitioned index: CONCURRENTLY is refused
+        return f"DROP INDEX {index};  -- a partitioned index: DROP INDEX CONCURRENTLY is refused; this locks the table"
+    return f"DROP INDEX CONCURRENTLY {index};"
+
 
 CHECKS: list[Check] = [
     Check(
@@ -396,44 +487,38 @@ CHECKS: list[Check] = [
         area="indexes",
         scope=DATABASE,
         run=duplicate_indexes,
-        summary="An index whose key columns lead another valid index of the same table, method, predicate and "
-        "expressions (for btree; an identical one for other methods). A primary key, unique or exclusion "
-        "index is never the one reported.",
+        summary="An index whose key columns lead another valid index of the same table (same method, "
+        "predicate, expressions, opclasses); never a primary key, unique or exclusion index (as PgHero).",
     ),
     Check(
         name="unused_index",
         area="indexes",
         scope=DATABASE,
         run=unused_indexes,
-        summary="A non-unique index with no more scans than the threshold since statistics were reset, at least "
-        "1 MB (warning from 100 MB, info below); says since when statistics have been collected. Scans on "
-        "replicas are counted there, not here.",
-        thresholds={
-            "unused_index_max_scans": 0,
-            "unused_index_min_bytes": 1024 * 1024,
-            "unused_index_warning_bytes": 100 * 1024 * 1024,
-        },
+        summary="A non-unique index scanned at most unused_index_max_scans times since the statistics were reset "
+        "(default: 0, as PgHero's dashboard) and at least unused_index_min_bytes big (default: 1 MB).",
+        thresholds={"unused_index_max_scans": 0, "unused_index_min_bytes": 1024 * 1024},
     ),
     Check(
         name="missing_fk_index",
         area="indexes",
         scope=DATABASE,
         run=missing_fk_indexes,
-        summary="A foreign key whose referencing columns (in any order) lead no valid, non-partial index: warning "
-        "from 10,000 rows in the referencing table, info below.",
-        thresholds={"missing_fk_index_warning_rows": 10_000},
+        summary="A foreign key whose columns lead no valid index of the referencing table (in any order), "
+        "so that deletes in the referenced table scan it.",
     ),
     Check(
         name="missing_index",
         area="indexes",
         scope=DATABASE,
         run=missing_indexes,
-        summary="A table of at least 10,000 live rows read mostly by sequential scans (PgHero: at least 5% of its "
-        "scans sequential, here with at least 100 of them).",
+        summary="A table of at least missing_index_min_rows rows (default: 10,000, as PgHero) whose scans are "
+        "sequential more than missing_index_seq_scan_ratio of the time (default: 5%, PgHero's 'index used "
+        "< 95%') and that sequential scans read at least missing_index_min_seq_tup_read rows (default: 1,000,000).",
         thresholds={
             "missing_index_min_rows": 10_000,
-            "missing_index_min_seq_scans": 100,
             "missing_index_seq_scan_ratio": 0.05,
+            "missing_index_min_seq_tup_read": 1_000_000,
         },
     ),
     Check(
@@ -441,10 +526,9 @@ CHECKS: list[Check] = [
         area="indexes",
         scope=DATABASE,
         run=index_bloat,
-        summary="Estimated btree bloat (an ESTIMATE from pg_stats widths, reltuples and relpages, as ioguix's query "
-        "makes it): at least 100 MB and 50% of the index. Needs the key columns' statistics, which pg_stats "
-        "shows only to roles that may read the table.",
-        thresholds={"index_bloat_min_bytes": 100 * 1024 * 1024, "index_bloat_ratio": 0.5},
-        grant=GRANT_STATS,
+        summary="A btree index with an ESTIMATED (from pg_stats) index_bloat_min_bytes wasted (default: 100 MB, "
+        "as PgHero) that is at least index_bloat_ratio of its size (default: 30%).",
+        thresholds={"index_bloat_min_bytes": 100 * 1024 * 1024, "index_bloat_ratio": 0.3},
+        grant="GRANT pg_read_all_data TO {role}",
     ),
 ]
