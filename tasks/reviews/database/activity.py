@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tasks.reviews.database.check import CLUSTER, Check, CheckContext, MissingPrivilege, Problem
+from tasks.reviews.database.check import CLUSTER, MAX_PROBLEMS, Check, CheckContext, MissingPrivilege, Problem, bounded
 
-MAX_PROBLEMS = 100  # per check and run, most important first
 QUERY_IN_MESSAGE = 300  # characters of query text in the one-line message
 QUERY_IN_DETAILS = 2048  # characters of query text kept in details
 
@@ -51,14 +50,6 @@ def require_all_sessions(ctx: CheckContext) -> None:
         " FROM pg_roles WHERE rolname = current_user"
     ):
         raise MissingPrivilege("cannot see other roles' sessions (needs pg_read_all_stats, part of pg_monitor)")
-
-
-def _limited(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
-    return rows[:MAX_PROBLEMS], len(rows) > MAX_PROBLEMS
-
-
-def _truncation(truncated: bool) -> dict[str, Any]:
-    return {"truncated": f"only the first {MAX_PROBLEMS} are reported"} if truncated else {}
 
 
 def _who(row: dict[str, Any]) -> str:
@@ -116,7 +107,7 @@ def long_running_queries(ctx: CheckContext) -> Iterator[Problem]:
     require_all_sessions(ctx)
     warn = ctx.thresholds["long_running_query_seconds"]
     crit = ctx.thresholds["long_running_query_critical_seconds"]
-    rows, truncated = _limited(
+    rows, truncated = bounded(
         ctx.rows(
             f"""
             SELECT {SESSION_COLUMNS}, extract(epoch FROM clock_timestamp() - a.query_start) AS seconds
@@ -141,7 +132,7 @@ def long_running_queries(ctx: CheckContext) -> Iterator[Problem]:
             message=f"pid {pid} ({_who(row)}) has been running one statement for {duration(seconds)}: "
             f"{short(row['query'])}",
             remedy=f"SELECT pg_cancel_backend({pid});  -- if it does not stop: SELECT pg_terminate_backend({pid});",
-            details={"seconds": round(seconds, 3), **_session_details(row), **_truncation(truncated)},
+            details={"seconds": round(seconds, 3), **_session_details(row), **truncated},
         )
 
 
@@ -149,7 +140,7 @@ def idle_in_transaction(ctx: CheckContext) -> Iterator[Problem]:
     require_all_sessions(ctx)
     warn = ctx.thresholds["idle_in_transaction_seconds"]
     crit = ctx.thresholds["idle_in_transaction_critical_seconds"]
-    rows, truncated = _limited(
+    rows, truncated = bounded(
         ctx.rows(
             f"""
             SELECT {SESSION_COLUMNS}, extract(epoch FROM clock_timestamp() - a.state_change) AS seconds,
@@ -191,7 +182,7 @@ def idle_in_transaction(ctx: CheckContext) -> Iterator[Problem]:
                 "aborted": bool(aborted),
                 "xmin_age": row["xmin_age"],
                 **_session_details(row),
-                **_truncation(truncated),
+                **truncated,
             },
         )
 
@@ -208,7 +199,7 @@ def blocked_queries(ctx: CheckContext) -> Iterator[Problem]:
     )
     # Only backends waiting on a lock are asked for pg_blocking_pids: on a busy server that is
     # a handful of calls, each reading the lock table once.
-    rows, truncated = _limited(
+    rows, truncated = bounded(
         ctx.rows(
             f"""
             WITH waiting AS (
@@ -275,7 +266,7 @@ def blocked_queries(ctx: CheckContext) -> Iterator[Problem]:
                 "blocked_by_prepared_transaction": prepared,
                 "blocking": blocking,
                 **_session_details(row),
-                **_truncation(truncated),
+                **truncated,
             },
         )
 
@@ -342,7 +333,7 @@ def connection_saturation(ctx: CheckContext) -> Iterator[Problem]:
 def orphaned_prepared_transactions(ctx: CheckContext) -> Iterator[Problem]:
     warn = ctx.thresholds["orphaned_prepared_transaction_seconds"]
     crit = ctx.thresholds["orphaned_prepared_transaction_critical_seconds"]
-    rows, truncated = _limited(
+    rows, truncated = bounded(
         ctx.rows(
             """
             -- A prepared transaction's locks have no pid; its virtual transaction is found by its xid.
@@ -383,7 +374,7 @@ def orphaned_prepared_transactions(ctx: CheckContext) -> Iterator[Problem]:
                 "xid_age": row["xid_age"],
                 "prepared": row["prepared"],
                 "locks": row["locks"],
-                **_truncation(truncated),
+                **truncated,
             },
         )
 

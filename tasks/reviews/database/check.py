@@ -14,13 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
 
+# A check reports at most this many problems per database, the most important first: a database
+# with 5,000 unused indexes needs the worst ones named, not a 5,000-row page.
+MAX_PROBLEMS = 100
+
 AREAS = ("indexes", "maintenance", "activity", "replication", "queries", "settings", "security")
 DATABASE, CLUSTER = "database", "cluster"
+T = TypeVar("T")
 
 
 @dataclass
@@ -89,6 +94,16 @@ class Check:
     # The statement that gives a pg_monitor role what this check needs beyond pg_monitor;
     # "{role}" is replaced by the role the review logs in as.
     grant: str = ""
+
+
+def bounded(rows: list[T]) -> tuple[list[T], dict[str, str]]:
+    """The first MAX_PROBLEMS of `rows` (ordered most important first), and what to add to each
+    problem's details when some were left out ({} when none were)."""
+    if len(rows) > MAX_PROBLEMS:
+        return rows[:MAX_PROBLEMS], {
+            "truncated": f"only the first {MAX_PROBLEMS}, by importance, are reported"
+        }
+    return rows, {}
 
 
 def run_check(check: Check, ctx: CheckContext) -> list[Problem] | Skip:

@@ -12,10 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tasks.reviews.database.check import DATABASE, Check, CheckContext, MissingPrivilege, Problem, size
-
-# The most a check reports in one database; it orders by importance and says when it stopped.
-MAX_PROBLEMS = 100
+from tasks.reviews.database.check import (
+    DATABASE,
+    MAX_PROBLEMS,
+    Check,
+    CheckContext,
+    MissingPrivilege,
+    Problem,
+    bounded,
+    size,
+)
 
 # Objects of these schemas are not the DBA's to change.
 USER_SCHEMA = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'"
@@ -116,7 +122,8 @@ def duplicate_indexes(ctx: CheckContext) -> Iterator[Problem]:
         LIMIT {MAX_PROBLEMS + 1}
         """
     )
-    for row, truncated in _bounded(rows):
+    rows, truncated = bounded(rows)
+    for row in rows:
         kind = "a duplicate of" if row["same_keys"] else "covered by"
         yield Problem(
             severity="warning",
@@ -164,7 +171,8 @@ def unused_indexes(ctx: CheckContext) -> Iterator[Problem]:
             "min_bytes": int(ctx.thresholds["unused_index_min_bytes"]),
         },
     )
-    for row, truncated in _bounded(rows):
+    rows, truncated = bounded(rows)
+    for row in rows:
         scans = int(row["idx_scan"])
         used = "never been scanned" if scans == 0 else f"been scanned only {scans} times"
         yield Problem(
@@ -254,7 +262,8 @@ def missing_fk_indexes(ctx: CheckContext) -> Iterator[Problem]:
         LIMIT {MAX_PROBLEMS + 1}
         """
     )
-    for row, truncated in _bounded(rows):
+    rows, truncated = bounded(rows)
+    for row in rows:
         concurrently = "" if row["relkind"] == "p" else "CONCURRENTLY "
         remedy = f"CREATE INDEX {concurrently}ON {row['table']} ({row['columns']});"
         if row["relkind"] == "p":
@@ -310,7 +319,8 @@ def missing_indexes(ctx: CheckContext) -> Iterator[Problem]:
             "ratio": float(ctx.thresholds["missing_index_seq_scan_ratio"]),
         },
     )
-    for row, truncated in _bounded(rows):
+    rows, truncated = bounded(rows)
+    for row in rows:
         share = float(row["seq_share"])
         yield Problem(
             severity="warning",
@@ -430,7 +440,8 @@ def index_bloat(ctx: CheckContext) -> Iterator[Problem]:
             bloated.append(row)
     bloated.sort(key=lambda row: (-float(row["wasted"]), row["index"]))
     without_access = {"indexes_without_statistics_access": unreadable} if unreadable else {}
-    for row, truncated in _bounded(bloated):
+    bloated, truncated = bounded(bloated)
+    for row in bloated:
         wasted, total = int(row["wasted"]), int(row["bytes"])
         yield Problem(
             severity="warning",
@@ -457,15 +468,6 @@ def index_bloat(ctx: CheckContext) -> Iterator[Problem]:
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def _bounded(rows: list) -> Iterator[tuple[Any, dict[str, Any]]]:
-    """The first MAX_PROBLEMS rows, each with the note that more were left out, if they were."""
-    truncated = (
-        {"truncated": f"only the first {MAX_PROBLEMS}, by importance, are reported"} if len(rows) > MAX_PROBLEMS else {}
-    )
-    for row in rows[:MAX_PROBLEMS]:
-        yield row, truncated
 
 
 def _drop(index: str, relkind: str) -> str:

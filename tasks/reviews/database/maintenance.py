@@ -17,15 +17,15 @@ from typing import Any
 
 from tasks.reviews.database.check import (
     DATABASE,
+    MAX_PROBLEMS,
     Check,
     CheckContext,
     MissingPrivilege,
     Problem,
+    bounded,
     quote_ident,
     size,
 )
-
-MAX_PROBLEMS = 100
 
 # Transaction IDs and multixact IDs are 32 bits compared modulo 2^32: a value more than
 # 2^31 in the past would look like the future. The server stops assigning new IDs a few
@@ -56,13 +56,6 @@ _OWNER_JOINS = """
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _truncated(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The first MAX_PROBLEMS rows, and what to add to their details if there were more."""
-    if len(rows) > MAX_PROBLEMS:
-        return rows[:MAX_PROBLEMS], {"truncated": f"only the first {MAX_PROBLEMS} are reported"}
-    return rows, {}
 
 
 def _kind_word(kind: str) -> str:
@@ -136,7 +129,7 @@ def _wraparound(ctx: CheckContext, *, multixact: bool) -> Iterator[Problem]:
             details={**details, "database": name},
         )
 
-    rows, more = _truncated(rows)
+    rows, more = bounded(rows)
     for row in rows:
         severity, details, note = assess(row["age"])
         kind = {"t": "TOAST table of", "m": "materialized view"}.get(row["relkind"], "table")
@@ -328,7 +321,7 @@ def vacuum_overdue(ctx: CheckContext) -> Iterator[Problem]:
             "limit": MAX_PROBLEMS + 1,
         },
     )
-    rows, more = _truncated(rows)
+    rows, more = bounded(rows)
     for row in rows:
         dead, live = row["n_dead_tup"], row["n_live_tup"]
         share = dead / (dead + live)
@@ -381,7 +374,7 @@ def analyze_overdue(ctx: CheckContext) -> Iterator[Problem]:
             "limit": MAX_PROBLEMS + 1,
         },
     )
-    rows, more = _truncated(rows)
+    rows, more = bounded(rows)
     for row in rows:
         changed = row["n_mod_since_analyze"]
         last = max((t for t in (row["last_analyze"], row["last_autoanalyze"]) if t), default=None)
@@ -435,7 +428,7 @@ def autovacuum_disabled(ctx: CheckContext) -> Iterator[Problem]:
         """,
         {"false": FALSE_VALUE, "limit": MAX_PROBLEMS + 1},
     )
-    rows, more = _truncated(rows)
+    rows, more = bounded(rows)
     for row in rows:
         which = [
             name

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tasks.reviews.database.activity import MAX_PROBLEMS, SEE_ALL_SESSIONS, duration, require_all_sessions
-from tasks.reviews.database.check import CLUSTER, Check, CheckContext, Problem, size
+from tasks.reviews.database.activity import SEE_ALL_SESSIONS, duration, require_all_sessions
+from tasks.reviews.database.check import CLUSTER, MAX_PROBLEMS, Check, CheckContext, Problem, size
 
 # The WAL position this server is at, as SQL, on a primary and on a standby.
 PRIMARY_LSN = "pg_current_wal_lsn()"

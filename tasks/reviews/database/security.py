@@ -18,9 +18,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
-from tasks.reviews.database.check import CLUSTER, DATABASE, Check, CheckContext, MissingPrivilege, Problem
-
-MAX_PROBLEMS = 100
+from tasks.reviews.database.check import CLUSTER, DATABASE, MAX_PROBLEMS, Check, CheckContext, MissingPrivilege, Problem
 
 HBA_GRANT = "GRANT SELECT ON pg_hba_file_rules TO {role}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO {role}"
 

@@ -9,6 +9,7 @@ import itertools
 
 import pytest
 
+from tasks.reviews.database import check as check_module
 from tasks.reviews.database import indexes
 from tasks.reviews.database.check import Skip
 from tasks.tests.database.conftest import admin, check, subjects
@@ -142,7 +143,8 @@ def test_at_most_max_problems_and_says_so(cluster, db, monkeypatch):
         db,
     )
     assert subjects(check(cluster, "duplicate_index", db)) == {"public.w_2", "public.w_3"}
-    monkeypatch.setattr(indexes, "MAX_PROBLEMS", 1)
+    monkeypatch.setattr(indexes, "MAX_PROBLEMS", 1)  # the query's LIMIT
+    monkeypatch.setattr(check_module, "MAX_PROBLEMS", 1)  # the cut and its note
     result = check(cluster, "duplicate_index", db)
     assert len(result) == 1
     assert "only the first 1" in result[0].details["truncated"]
