@@ -282,6 +282,15 @@ class Sighting(models.Model):
     def __str__(self) -> str:
         return f"{self.finding_id} in run {self.execution_id}"
 
+    # What identifies the problem is the finding's: a sighting reads like a finding in lists.
+    @property
+    def category(self) -> str:
+        return self.finding.category
+
+    @property
+    def subject(self) -> str:
+        return self.finding.subject
+
 
 class LogCursor(models.Model):
     """Where a log_analysis task stopped reading, so the next run reads only what is new.

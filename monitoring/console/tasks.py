@@ -33,7 +33,7 @@ from monitoring.console.kit import (
     short_time,
 )
 from tasks.estimates import usual_duration
-from tasks.models import Finding, Task, TaskExecution, Trigger
+from tasks.models import Sighting, Task, TaskExecution, Trigger
 from tasks.runner import QueueUnavailable, start_execution
 
 # A page showing an unfinished execution reloads itself this often: staff watch a run finish
@@ -272,5 +272,8 @@ class TaskExecutionAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
             panel["estimate"] = usual_duration(execution.task_id)
             if execution.started_at:
                 panel["running_for"] = human_duration((now - execution.started_at).total_seconds())
-        panel["findings"] = list(Finding.objects.filter(execution=execution).order_by("-id")[:100])
+        # What this run saw, with its own counts (a finding seen again later shows its newest run
+        # on the findings page; here it stays as this run saw it).
+        sightings = Sighting.objects.filter(execution=execution).select_related("finding").order_by("-id")
+        panel["findings"] = list(sightings[:100])
         return panel

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reviewer.celery import app as celery_app
+from tasks.findings import Coverage, Observed, record_findings
 from tasks.models import ExecutionStatus, Task, TaskExecution, Trigger
 from tasks.tests.factories import FindingFactory, TaskExecutionFactory, TaskFactory
 from testing.network import free_port
@@ -275,3 +276,18 @@ def test_the_task_page_costs_a_fixed_number_of_queries(admin_client, django_asse
         response = admin_client.get(task_url(task))
 
     assert response.status_code == 200
+
+
+def test_the_run_page_shows_what_that_run_saw_even_after_later_runs(admin_client):
+    task = TaskFactory(task_type="log_analysis")
+    first, second = finished(task), finished(task)
+    observed = {"severity": "warning", "category": "error", "subject": "22012"}
+    looked = Coverage({None: {"error"}})
+    record_findings(first, [Observed(**observed, message="5 ERROR with SQLSTATE 22012", count=5)], looked)
+    record_findings(second, [Observed(**observed, message="1 ERROR with SQLSTATE 22012", count=1)], looked)
+
+    page = admin_client.get(execution_url(first)).content.decode()
+
+    assert "5 ERROR with SQLSTATE 22012" in page
+    assert "1 ERROR with SQLSTATE 22012" not in page
+    assert "<code>22012</code>" in page
