@@ -17,6 +17,7 @@ from rest_framework.authtoken.models import Token
 from connections.models import ConnectionStatus
 from connections.tests.factories import ConnectionFactory
 from monitoring.tests.conftest import assert_json_error
+from reviewer.tests.test_production_settings import PRODUCTION, environment, manage
 from tasks.liveness import record_alive, worker_key
 from tasks.models import ExecutionStatus, FindingState
 from tasks.runner import fail_execution, finish_execution, start_execution
@@ -232,3 +233,10 @@ def test_a_scrape_costs_the_same_queries_with_10_or_100_history_rows_per_connect
     # The token, connections with their latest status id, those statuses, the tally, the
     # unfinished runs, the oldest pending run, the open findings.
     assert few == many == 7
+
+
+def test_a_malformed_allowed_network_stops_the_service_naming_the_variable():
+    done = manage(environment(**PRODUCTION, METRICS_ALLOWED_NETWORKS="10.0.0.0/8, 10.0.0.1/8"), "check")
+
+    assert done.returncode != 0
+    assert "METRICS_ALLOWED_NETWORKS: 10.0.0.1/8 has host bits set" in done.stderr
