@@ -6,6 +6,7 @@ helpers below fail loudly on a malformed value instead of guessing.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -341,3 +342,34 @@ RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
 LOG_FILE_ROOTS = [root for root in env_str("LOG_FILE_ROOTS", "/var/log/postgresql").split(":") if root]
 if any(not root.startswith("/") for root in LOG_FILE_ROOTS):
     raise ImproperlyConfigured(f"LOG_FILE_ROOTS must list absolute directories, not {LOG_FILE_ROOTS!r}")
+
+# --- Metrics and health endpoints (README "Metrics", "Health endpoints") ------------------------
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated networks in CIDR form ("10.0.0.0/8, 192.168.1.7"); a typo such as
+    host bits set (10.0.0.1/8) stops the process instead of allowing the wrong range."""
+    networks = []
+    for item in env_str(name).split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip()))
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"{name}: {exc}") from None
+    return networks
+
+
+# Clients in these networks may read /metrics without a token. Empty: a token is always needed.
+# Matched against the TCP peer (REMOTE_ADDR) only, never against X-Forwarded-For.
+METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS")
+# /readyz fails when no worker of a queue, or no beat, recorded liveness for this long. Both
+# record every 5 s (tasks/liveness.py).
+READINESS_WORKER_SEEN_SECONDS = env_int("READINESS_WORKER_SEEN_SECONDS", 30, minimum=10)
+READINESS_BEAT_SEEN_SECONDS = env_int("READINESS_BEAT_SEEN_SECONDS", 60, minimum=10)
+CELERY_BEAT_SCHEDULER = "tasks.liveness:LivenessScheduler"
+# /healthz and /readyz answer before host validation and the https redirect (the first
+# middleware), because load balancers and orchestrators probe a backend by its address over
+# plain http. Prometheus scrapes a backend the same way: /metrics is exempt from the redirect
+# (a token sent over http has been sent before any redirect could help).
+MIDDLEWARE.insert(0, "monitoring.health.HealthEndpointsMiddleware")
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]

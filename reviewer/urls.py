@@ -9,6 +9,7 @@ from django.urls import include, path, re_path
 from monitoring.api import errors
 from monitoring.api.legacy import legacy_redirect
 from monitoring.api.schema import SchemaView
+from monitoring.metrics.views import MetricsView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,6 +18,9 @@ urlpatterns = [
     path("monitoring/", include("monitoring.api.urls", namespace="monitoring-alias")),
     re_path(r"^api/monitoring(?P<rest>/.*)?$", legacy_redirect),
     path("api/v1/schema/", SchemaView.as_view(), name="schema"),
+    # Prometheus metrics (README "Metrics"). /healthz and /readyz are answered by
+    # monitoring.health.HealthEndpointsMiddleware, before host validation.
+    path("metrics", MetricsView.as_view(), name="metrics"),
     re_path(r"^(?:api|monitoring)(?:/.*)?$", errors.api_not_found),
 ]
 

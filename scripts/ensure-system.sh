@@ -13,6 +13,8 @@ command -v runuser >/dev/null || need+=(util-linux)
 command -v openssl >/dev/null || need+=(openssl)
 # localedef sources: a test builds de_DE.UTF-8 to check lc_messages is reported.
 [ -d /usr/share/i18n/locales ] || need+=(locales)
+# promtool and prometheus check the alert rules and scrape the service in the metrics tests.
+command -v promtool >/dev/null || need+=(prometheus)
 if [ "${REVIEWER_BROWSER_TESTS:-1}" = "1" ]; then
   command -v chromium >/dev/null || need+=(chromium)
 fi

@@ -166,6 +166,24 @@ class TaskExecution(models.Model):
         return self.status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED)
 
 
+class ExecutionTally(models.Model):
+    """How many runs of a task type ended completed or failed, ever: the counter behind
+    `reviewer_executions_total`. Incremented in the transaction that finishes a run
+    (tasks/runner.py), so reading it costs one row per type and status however long the
+    history, and purging old executions never lowers it."""
+
+    task_type = models.CharField(max_length=50)
+    status = models.CharField(max_length=10, choices=ExecutionStatus.choices)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "task_execution_tally"
+        constraints = [models.UniqueConstraint(fields=["task_type", "status"], name="tally_one_per_type_status")]
+
+    def __str__(self) -> str:
+        return f"{self.task_type} {self.status}: {self.count}"
+
+
 class Severity(models.TextChoices):
     """How bad a finding is. Order by `rank`, never by the name."""
 

@@ -7,11 +7,11 @@ import socket
 
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tasks.models import ExecutionStatus, Task, TaskExecution, Trigger
+from tasks.models import ExecutionStatus, ExecutionTally, Task, TaskExecution, Trigger
 from tasks.reviews.review import ReviewFailed
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ def _finish(
     if heartbeat is not _ANY:
         unfinished = unfinished.filter(heartbeat_at=heartbeat) if heartbeat else unfinished.filter(heartbeat_at=None)
     with transaction.atomic():
-        execution = unfinished.select_for_update().first()
+        # Lock the run's row only; its task is read for the tally, not changed.
+        execution = unfinished.select_related("task").select_for_update(of=("self",)).first()
         if execution is None:
             return False
         # A run that failed before any worker started it carries the time it failed, so
@@ -114,7 +115,24 @@ def _finish(
         execution.save(
             update_fields=["status", "started_at", "completed_at", "duration_seconds", "result", "error_message"]
         )
+        count_finished(execution.task.task_type, status)
     return True
+
+
+def count_finished(task_type: str, status: str) -> None:
+    """Add one to the tally of finished runs, in the caller's transaction: a run is counted
+    exactly when it is finished, and once (a finished run is never finished again).
+
+    One upsert, so two workers finishing the first runs of a type at once cannot both insert.
+    PostgreSQL and SQLite share this syntax.
+    """
+    table = connection.ops.quote_name(ExecutionTally._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (task_type, status, count) VALUES (%s, %s, 1) "
+            f"ON CONFLICT (task_type, status) DO UPDATE SET count = {table}.count + 1",
+            [task_type, status],
+        )
 
 
 def run_claimed_execution(execution_id: int) -> None:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import current_app, shared_task
 
 from tasks import reaper, retention, scheduler
 from tasks.heartbeat import heartbeat
+from tasks.liveness import WorkerLiveness
 from tasks.models import TaskExecution
 from tasks.runner import RUN_EXECUTION, claim_execution, run_claimed_execution
 
 logger = logging.getLogger(__name__)
+
+# Workers record that they are alive for /readyz (tasks/liveness.py). A worker imports this
+# module (autodiscovery) before it builds its steps, so the step is in place in time.
+current_app.steps["worker"].add(WorkerLiveness)
 
 
 @shared_task(name=RUN_EXECUTION, ignore_result=True, acks_late=True)
