@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tasks.reviews.database.check import DATABASE, Check, CheckContext, MissingPrivilege, Problem, size
+from tasks.timestamps import utc_iso, utc_text
 
 # The most a check reports in one database; it orders by importance and says when it stopped.
 MAX_PROBLEMS = 100
@@ -203,9 +204,9 @@ def _stats_since(ctx: CheckContext) -> dict[str, Any]:
         }
     age = float(row[0]["age_days"])
     return {
-        "since": reset.isoformat(),
+        "since": utc_iso(reset),
         "age_days": round(age, 1),
-        "text": f"since the statistics were reset on {reset:%Y-%m-%d %H:%M %Z} ({age:.1f} days ago)",
+        "text": f"since the statistics were reset on {utc_text(reset)} ({age:.1f} days ago)",
     }
 
 
