@@ -9,11 +9,11 @@ from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseRedirect
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
+
+from monitoring.console.dates import console_time
 
 RECENT_ROWS = 20  # history shown on a detail page; the full history is one click away
 
@@ -47,8 +47,8 @@ def short_text(text: str | None, length: int = 80) -> str:
 
 
 def short_time(value) -> str:
-    """ "Nov 28, 16:49:05" in the site's time zone: compact enough for a history table."""
-    return "-" if value is None else date_format(timezone.localtime(value), "M d, H:i:s")
+    """ "2026-11-28 16:49:05 UTC": the console's form, to the second, for a history table."""
+    return console_time(value, seconds=True)
 
 
 def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:
