@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.timesince import timesince, timeuntil
 
-WITH_SECONDS = "Y-m-d H:i:s T"
+WITH_SECONDS = "Y-m-d H:i:s T"  # DATETIME_FORMAT with seconds
 A_MINUTE = timedelta(minutes=1)
 
 
@@ -23,6 +24,15 @@ def console_time(value: datetime | None, seconds: bool = False) -> str:
     if value is None:
         return "-"
     return date_format(timezone.localtime(value), WITH_SECONDS if seconds else "DATETIME_FORMAT")
+
+
+def wrapping_time(value: datetime | None, seconds: bool = False) -> str:
+    """console_time as HTML for a table cell: its day and its clock each kept whole, so that a
+    narrow column wraps "2026-11-29" over "00:24 UTC", never inside the day at a hyphen."""
+    if value is None:
+        return "-"
+    day, _, clock = console_time(value, seconds).partition(" ")
+    return format_html('<span class="rv-nowrap">{}</span> <span class="rv-nowrap">{}</span>', day, clock)
 
 
 def ago(value: datetime, now: datetime | None = None) -> str:

@@ -2,6 +2,8 @@
 
     {{ value|utc }}             2026-11-29 00:24 UTC
     {{ value|utc:"seconds" }}   2026-11-29 00:24:05 UTC
+    {{ value|utc:"cell" }}      the same as HTML that wraps between day and clock only
+    {{ value|utc:"cell,seconds" }}
     {{ value|ago:now }}         5 minutes ago / just now
     {{ value|lasting:now }}     2 hours / under a minute
     {{ value|until:now }}       in 5 minutes / due now
@@ -19,8 +21,13 @@ register = template.Library()
 
 
 @register.filter
-def utc(value, precision: str = "") -> str:
-    return "" if value in (None, "") else dates.console_time(value, seconds=precision == "seconds")
+def utc(value, form: str = "") -> str:
+    if value in (None, ""):
+        return ""
+    options = set(form.split(","))
+    if "cell" in options:
+        return dates.wrapping_time(value, seconds="seconds" in options)
+    return dates.console_time(value, seconds="seconds" in options)
 
 
 @register.filter
