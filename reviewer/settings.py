@@ -171,6 +171,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# --- Console dates: one 24-hour UTC form, "2026-11-29 00:24 UTC" --------------------------
+# A format module, because Django's English formats win over a DATETIME_FORMAT setting.
+FORMAT_MODULE_PATH = ["monitoring.console.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -5,25 +5,24 @@ All output-only. Times go through `UtcTimestampField` ("2024-01-01T02:00:00Z").
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from connections.models import ConnectionStatus
 from tasks.models import ExecutionStatus, Finding, FindingState, Severity, Sighting, TaskExecution
+from tasks.timestamps import utc_iso
 
 
 def utc_timestamp(value: datetime | None) -> str | None:
     """UTC, ISO 8601, whole seconds, trailing Z: "2024-01-01T02:00:00Z".
 
     Exactly the form jq's `fromdateiso8601` accepts (no fraction, no offset), which alerting
-    scripts rely on. Fractions are truncated, not rounded, so a time is never written later
-    than it happened.
+    scripts rely on. The one form of tasks.timestamps, which results and finding details
+    use too.
     """
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(value)
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "example": "2024-01-01T02:00:00Z"})

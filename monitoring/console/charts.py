@@ -4,6 +4,11 @@ Each function takes plain data and returns one self-contained <svg> element. Eve
 carries a title (visible and as <title> for screen readers), axis labels and text labels on
 the marks, so it reads without colour: failed checks are drawn as "×" marks, failed
 executions are hatched, and every bar has its number written on it.
+
+Colours are written as attributes (a chart saved on its own reads on white) and tagged with
+classes (rv-ink, rv-muted, rv-grid, rv-line, rv-gap) that the console's stylesheet
+(templates/admin/base_site.html) recolours for the dark scheme. Axes that count things
+(executions, whole milliseconds) have whole-number ticks only.
 """
 
 from __future__ import annotations
@@ -73,20 +78,29 @@ def count_of(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def nice_ceiling(value: float) -> float:
-    """The smallest 1, 2 or 5 times a power of ten at or above `value` (an axis maximum)."""
-    if value <= 0:
-        return 1
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude  # pragma: no cover - the loop always returns
+def whole_ticks(largest: float, intervals: int = 4) -> list[int]:
+    """Whole-number axis ticks from 0 up to at or above `largest`, at most `intervals` apart,
+    in steps of 1, 2 or 5 times a power of ten: a count of 5 is drawn on 0, 2, 4, 6, never
+    on a "2.5" that no count can be. The last tick is the axis maximum."""
+    if largest <= 0:
+        return [0, 1]
+    magnitude = 1
+    while True:
+        for step in (magnitude, 2 * magnitude, 5 * magnitude):
+            count = math.ceil(largest / step)
+            if count <= intervals:
+                return [step * index for index in range(count + 1)]
+        magnitude *= 10
+
+
+_TEXT_CLASSES = {INK: "rv-ink", MUTED: "rv-muted"}  # text that follows the page's colours
 
 
 def _text(
     x: float, y: float, content: str, size: int = 11, anchor: str = "start", fill: str = INK, **attrs: str
 ) -> str:
+    if fill in _TEXT_CLASSES:
+        attrs = {"class": _TEXT_CLASSES[fill], **attrs}
     extra = "".join(f' {key.replace("_", "-")}="{escape(value)}"' for key, value in attrs.items())
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"{extra}>'
@@ -121,14 +135,16 @@ def _empty(title: str, message: str, height: int = HEIGHT) -> SafeString:
     return _close(parts)
 
 
-def _y_axis(parts: list[str], maximum: float, label: str, unit: str = "", height: int = HEIGHT) -> None:
-    """Grid lines at 0, half and the maximum with their values, and the rotated axis label."""
+def _y_axis(parts: list[str], ticks: Sequence[float], label: str, unit: str = "", height: int = HEIGHT) -> None:
+    """A grid line at each tick with its value (the last tick is the top of the plot), and the
+    rotated axis label."""
     bottom = height - BOTTOM
-    for fraction in (0, 0.5, 1):
-        y = bottom - fraction * (bottom - TOP)
-        value = maximum * fraction
+    for value in ticks:
+        y = bottom - (bottom - TOP) * value / ticks[-1]
         shown = f"{value:g}{unit}"
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}" class="rv-grid"/>'
+        )
         parts.append(_text(LEFT - 6, y + 4, shown, size=10, anchor="end", fill=MUTED))
     middle = (TOP + bottom) / 2
     parts.append(
@@ -170,7 +186,8 @@ def response_time_chart(points: Sequence[Probe], start: datetime, end: datetime,
     summary = f"{count_of(len(points), 'check')}, {failures} failed"
     if healthy_times:
         summary += f", slowest {max(healthy_times)} ms"
-    maximum = nice_ceiling(max(healthy_times, default=1))
+    ticks = whole_ticks(max(healthy_times, default=1))  # response times are whole milliseconds
+    maximum = ticks[-1]
     bottom, plot_width = HEIGHT - BOTTOM, WIDTH - LEFT - RIGHT
     seconds = max((end - start).total_seconds(), 1)
 
@@ -181,7 +198,7 @@ def response_time_chart(points: Sequence[Probe], start: datetime, end: datetime,
         return bottom - (bottom - TOP) * ms / maximum
 
     parts = _open(title, summary)
-    _y_axis(parts, maximum, "response time (ms)", " ms")
+    _y_axis(parts, ticks, "response time (ms)", " ms")
     _time_ticks(parts, start, end, x)
     _x_label(parts, "time (UTC)")
 
@@ -197,9 +214,11 @@ def response_time_chart(points: Sequence[Probe], start: datetime, end: datetime,
     for run in runs:
         if len(run) == 1:
             cx, cy = run[0].split(",")
-            parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{LINE}"/>')
+            parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{LINE}" class="rv-line"/>')
         elif run:
-            parts.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="{LINE}" stroke-width="1.6"/>')
+            parts.append(
+                f'<polyline points="{" ".join(run)}" fill="none" stroke="{LINE}" stroke-width="1.6" class="rv-line"/>'
+            )
     for moment in marks:
         mx, my = x(moment), bottom - 6
         parts.append(
@@ -229,7 +248,7 @@ def uptime_chart(days: Sequence[DayUptime], title: str) -> SafeString:
     bottom, plot_width = HEIGHT - BOTTOM, WIDTH - LEFT - RIGHT
     slot = plot_width / len(days)
     parts = _open(title, summary)
-    _y_axis(parts, 100, "uptime (% of checks)", "%")
+    _y_axis(parts, (0, 50, 100), "uptime (% of checks)", "%")
     _x_label(parts, "day (UTC)")
     for index, day in enumerate(days):
         centre = LEFT + slot * (index + 0.5)
@@ -264,7 +283,9 @@ def executions_chart(days: Sequence[date], counts: Mapping[date, Mapping[str, in
     failed = sum(counts.get(day, {}).get("failed", 0) for day in days)
     summary = f"{count_of(total, 'execution')}, {failed} failed"
     busiest = max(sum(counts.get(day, {}).values()) for day in days)
-    maximum = nice_ceiling(busiest)
+    # Headroom above the busiest day, so that its total written above the bar clears the legend.
+    ticks = whole_ticks(busiest * 1.15)
+    maximum = ticks[-1]
     bottom, plot_width = HEIGHT - BOTTOM, WIDTH - LEFT - RIGHT
     slot = plot_width / len(days)
     parts = _open(title, summary)
@@ -272,9 +293,9 @@ def executions_chart(days: Sequence[date], counts: Mapping[date, Mapping[str, in
         '<defs><pattern id="rv-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)">'
         f'<rect width="6" height="6" fill="{UNHEALTHY}"/><line x1="0" y1="0" x2="0" y2="6" '
-        'stroke="#fff" stroke-width="2.5"/></pattern></defs>'
+        'stroke="#fff" stroke-width="2.5" class="rv-gap"/></pattern></defs>'
     )
-    _y_axis(parts, maximum, "executions")
+    _y_axis(parts, ticks, "executions")
     _x_label(parts, "day (UTC)")
     label_every = max(1, math.ceil(len(days) / 14))
     for index, day in enumerate(days):

@@ -29,9 +29,11 @@ from monitoring.console.kit import (
     ReadOnlyHistoryInline,
     ReadOnlyRecordsMixin,
     badge,
+    list_time,
     redirect_back,
     short_text,
     short_time,
+    time_column,
 )
 from tasks.findings import open_problems
 from tasks.models import TaskExecution
@@ -89,7 +91,7 @@ class ConnectionAdmin(ConsoleModelAdmin):
         "address",
         "database",
         "username",
-        "credential_source",
+        "credentials",
         "health",
         "last_check",
         "response_time",
@@ -143,6 +145,12 @@ class ConnectionAdmin(ConsoleModelAdmin):
             return f"Vault role: {obj.vault_database_role}"
         return "libpq (pgpass / PGPASSWORD / service)"
 
+    @admin.display(description="credentials")
+    def credentials(self, obj: Connection) -> str:
+        """Where the password comes from, in a word for the list; the path is on the page."""
+        short = "Vault KV" if obj.vault_path else "Vault role" if obj.vault_database_role else "libpq"
+        return format_html('<span title="{}">{}</span>', self.credential_source(obj), short)
+
     @admin.display(description="health", ordering="latest_is_healthy")
     def health(self, obj: Connection) -> str:
         healthy = getattr(obj, "latest_is_healthy", None)
@@ -152,8 +160,8 @@ class ConnectionAdmin(ConsoleModelAdmin):
         return badge("healthy" if healthy and obj.latest_checked_at >= current_since() else "unhealthy")
 
     @admin.display(description="last check", ordering="latest_checked_at")
-    def last_check(self, obj: Connection):
-        return getattr(obj, "latest_checked_at", None)
+    def last_check(self, obj: Connection) -> str:
+        return list_time(getattr(obj, "latest_checked_at", None))
 
     @admin.display(description="response", ordering="latest_response_time_ms")
     def response_time(self, obj: Connection) -> str | None:
@@ -231,7 +239,7 @@ class ConnectionAdmin(ConsoleModelAdmin):
 class ConnectionStatusAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
     """Probe history: written by probes only, so read-only here."""
 
-    list_display = ["connection", "is_healthy", "checked_at", "response_time_ms", "server_version", "error"]
+    list_display = ["connection", "is_healthy", "checked", "response_time_ms", "server_version", "error"]
     list_filter = ["is_healthy", "connection"]
     list_select_related = ["connection"]
     search_fields = ["connection__name", "error_message"]
@@ -239,6 +247,7 @@ class ConnectionStatusAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
     # The table holds one row per probe: skip the unfiltered COUNT(*) on every page.
     show_full_result_count = False
     ordering = ["-id"]
+    checked = time_column("checked_at", "checked at")
 
     @admin.display(description="error message")
     def error(self, obj: ConnectionStatus) -> str:

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from monitoring.console.kit import ConsoleModelAdmin, ReadOnlyRecordsMixin, badge, short_text
+from monitoring.console.kit import ConsoleModelAdmin, ReadOnlyRecordsMixin, badge, short_text, time_column
 from tasks.models import Finding, severity_rank
 
 
@@ -21,12 +21,10 @@ class FindingAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
         "id",
         "state_badge",
         "severity_badge",
-        "category",
-        "subject_text",
-        "summary",
+        "finding",
         "connection",
-        "first_seen",
-        "last_seen",
+        "first",
+        "last",
         "run",
     ]
     list_display_links = ["id"]
@@ -67,17 +65,24 @@ class FindingAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
     def state_badge(self, obj: Finding) -> str:
         return badge(obj.state)
 
-    @admin.display(description="subject", ordering="subject")
-    def subject_text(self, obj: Finding) -> str:
-        return short_text(obj.subject)
+    first = time_column("first_seen", "first seen")
+    last = time_column("last_seen", "last seen")
+
+    @admin.display(description="finding", ordering="category")
+    def finding(self, obj: Finding) -> str:
+        """Its category and subject, over its message: one column that wraps, so that the list
+        fits 1280 px with its times and connection in view."""
+        subject = format_html(" <code>{}</code>", short_text(obj.subject)) if obj.subject else ""
+        return format_html(
+            '<strong>{}</strong>{}<br><span class="rv-quiet">{}</span>',
+            obj.category,
+            subject,
+            short_text(obj.message, 160),
+        )
 
     @admin.display(description="what to do")
     def remedy_text(self, obj: Finding) -> str:
         return format_html('<pre class="rv-remedy">{}</pre>', obj.remedy) if obj.remedy else "–"
-
-    @admin.display(description="message")
-    def summary(self, obj: Finding) -> str:
-        return short_text(obj.message)
 
     @admin.display(description="run", ordering="execution_id")
     def run(self, obj: Finding) -> str:

@@ -21,6 +21,7 @@ from tasks.logs.normalize import normalize_query
 from tasks.logs.redact import MODES as REDACT_MODES
 from tasks.logs.redact import redact, redact_all
 from tasks.logs.sqlstates import class_name, infer_sqlstate
+from tasks.timestamps import utc_iso
 
 DEFAULTS: dict[str, float] = {
     "slow_query_ms": 1000,  # statements at least this slow are grouped and reported
@@ -402,8 +403,8 @@ class LogAnalyzer:
         summary = {
             "analyzed_logs": self.entries,
             "issues_found": len(findings),
-            "first_entry_at": first.isoformat() if first else None,
-            "last_entry_at": last.isoformat() if last else None,
+            "first_entry_at": utc_iso(first),
+            "last_entry_at": utc_iso(last),
             "categories": categories,
             "findings_by_severity": {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES},
             "totals": {

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tasks.timestamps import json_times
+
 SEVERITIES = ("info", "warning", "critical")
 
 # Every category the detectors report. A log_analysis run looks at all of them, so an open
@@ -51,11 +53,8 @@ class LogFinding:
     subject: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready (timestamps in ISO 8601)."""
-        data = asdict(self)
-        for key in ("first_seen", "last_seen"):
-            data[key] = data[key].isoformat() if data[key] else None
-        return data
+        """JSON-ready (times as the API writes them: "2024-01-01T02:00:00Z")."""
+        return json_times(asdict(self))
 
 
 @dataclass

@@ -34,6 +34,7 @@ from tasks.models import LogCursor
 from tasks.reviews import log_server
 from tasks.reviews.log_cursor import release_cursor, save_positions, take_cursor
 from tasks.reviews.review import ConfigSchema, Option, Review, ReviewFailed
+from tasks.timestamps import json_times
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 FORMATS = ("auto", "stderr", "csvlog", "jsonlog")
@@ -249,16 +250,5 @@ def _observed(finding) -> Observed:
         sample=finding.sample or "",
         database=finding.database or "",
         user=finding.user or "",
-        details=_json_safe(finding.details),
+        details=json_times(finding.details),
     )
-
-
-def _json_safe(value):
-    """Finding details as JSON (datetimes become ISO 8601 text)."""
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value

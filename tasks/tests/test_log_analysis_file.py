@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -51,6 +53,10 @@ def test_it_analyzes_a_log_file_and_stores_its_findings(tmp_path):
     assert {"deadlock", "auth_failure"} <= set(
         Finding.objects.filter(execution=done).values_list("category", flat=True)
     )
+    # Times as the API writes them, in the result and in every finding's details.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", done.result["first_entry_at"])
+    stored = json.dumps([done.result, list(Finding.objects.filter(execution=done).values_list("details", flat=True))])
+    assert "+00:00" not in stored
 
 
 def test_the_next_run_reads_only_what_was_appended(tmp_path):

@@ -18,7 +18,7 @@ from django.utils import timezone
 from connections.fleet import probe_connections
 from connections.models import Connection, ConnectionStatus
 from connections.tests.factories import ConnectionFactory
-from tasks.models import ExecutionStatus, TaskExecution
+from tasks.models import ExecutionStatus, Finding, TaskExecution
 from tasks.tests.factories import FindingFactory, TaskExecutionFactory, TaskFactory
 from testing.wait import wait_for
 
@@ -284,35 +284,182 @@ def test_staff_without_permissions_see_no_actions(page):
     assert page.locator("select[name=action] option[value=run_now]").count() == 0
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_pages_fit_1280_pixels_in_both_colour_schemes(browser, live_server, scheme):
-    superuser()
-    stale = ConnectionFactory(name="silent-replica")
+# Every visible piece of text in the page, with its colour and the colour behind it (the first
+# opaque background of it or an ancestor), and the WCAG contrast ratio between them. SVG text
+# is measured by its fill; text drawn on a chart's bars (white on a bar) is the chart's own
+# business and is left out: only the text on the chart's background (.rv-ink, .rv-muted).
+CONTRAST_JS = """
+(root) => {
+  const parse = (c) => {
+    const m = c && c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+  };
+  const lum = ({r, g, b}) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const behind = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) return c;
+    }
+    return {r: 255, g: 255, b: 255, a: 1};
+  };
+  const out = [];
+  for (const el of document.querySelector(root).querySelectorAll("*")) {
+    const own = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join("").trim();
+    if (!own || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden" || style.display === "none") continue;
+    const svg = el instanceof SVGElement;
+    if (svg && !(el.classList.contains("rv-ink") || el.classList.contains("rv-muted"))) continue;
+    const fg = parse(svg ? style.fill : style.color);
+    if (!fg) continue;
+    const bg = behind(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight) >= 700;
+    out.push({
+      text: own.slice(0, 40), where: (el.className && el.className.baseVal !== undefined ? el.className.baseVal : el.className) || el.tagName,
+      ratio: Math.round((hi + 0.05) / (lo + 0.05) * 100) / 100,
+      needed: size >= 24 || (bold && size >= 18.66) ? 3 : 4.5,
+      fg: style.color, bg: `rgb(${bg.r}, ${bg.g}, ${bg.b})`,
+    });
+  }
+  return out;
+}
+"""
+
+
+def unreadable_text(page) -> list[dict]:
+    """Text in the page below WCAG AA contrast (4.5:1, 3:1 for large text)."""
+    return [item for item in page.evaluate(CONTRAST_JS, "#container") if item["ratio"] < item["needed"]]
+
+
+def contrast_of(page, selector: str) -> list[float]:
+    """The contrast ratio of each element matching `selector` against what is behind it."""
+    marker = "rv-measure-me"
+    page.evaluate(f"document.querySelectorAll({selector!r}).forEach((e) => e.classList.add({marker!r}))")
+    ratios = [item["ratio"] for item in page.evaluate(CONTRAST_JS, "#container") if marker in str(item["where"])]
+    page.evaluate(f"document.querySelectorAll({selector!r}).forEach((e) => e.classList.remove({marker!r}))")
+    return ratios
+
+
+def columns_in_view(page, *columns: str) -> dict[str, bool]:
+    """Whether each list column's header is on screen: inside the 1280 px viewport and inside
+    the visible part of the list (the admin scrolls a too-wide table within its box)."""
+    return page.evaluate(
+        """(columns) => {
+          const box = document.querySelector("#changelist .results").getBoundingClientRect();
+          const out = {};
+          for (const name of columns) {
+            const th = document.querySelector(`#result_list th.column-${name}`);
+            const r = th && th.getBoundingClientRect();
+            out[name] = !!r && r.width > 0 && r.left >= box.left && r.right <= Math.min(box.right, window.innerWidth) + 0.5;
+          }
+          return out;
+        }""",
+        list(columns),
+    )
+
+
+def a_fleet_with_trouble() -> dict[str, str]:
+    """Something on every page, including what is drawn in alarm colours: a refused and a
+    stale connection, failed runs with their errors, open critical findings. The pages."""
+    stale = ConnectionFactory(name="silent-replica", vault_path="secret/reviewer/silent-replica")
     past_checks(stale, hours=4)
     ConnectionStatus.objects.filter(connection=stale).update(checked_at=timezone.now() - timedelta(hours=3))
     healthy = ConnectionFactory(name="orders-primary")
-    probe_connections([healthy])
-    task = TaskFactory(name="orders nightly health", connection=healthy)
+    refused = ConnectionFactory(name="billing-replica", port=1)
+    past_checks(healthy, hours=24, failing=range(30, 34))
+    probe_connections([healthy, refused])  # real probes: one answers, one is refused
+    task = TaskFactory(name="orders nightly health", connection=healthy, schedule="0 2 * * *")
+    TaskFactory(name="billing log analysis", task_type="log_analysis", connection=refused)
     past_runs(task)
-    some_findings(TaskExecution.objects.filter(task=task).first())
+    completed = TaskExecution.objects.filter(task=task, status=ExecutionStatus.COMPLETED).first()
+    TaskExecution.objects.filter(pk=completed.pk).update(
+        result={"analyzed_logs": 1200, "first_entry_at": "2026-11-28T00:00:00Z", "issues_found": 5}
+    )
+    some_findings(completed)
+    failed = TaskExecution.objects.filter(task=task, status=ExecutionStatus.FAILED).first()
+    finding = Finding.objects.filter(severity="critical").order_by("id").first()
+    return {
+        "dashboard": "/admin/",
+        "connections": "/admin/connections/connection/",
+        "connection": f"/admin/connections/connection/{healthy.pk}/change/",
+        "connection-refused": f"/admin/connections/connection/{refused.pk}/change/",
+        "connection-statuses": "/admin/connections/connectionstatus/",
+        "tasks": "/admin/tasks/task/",
+        "task": f"/admin/tasks/task/{task.pk}/change/",
+        "executions": "/admin/tasks/taskexecution/",
+        "execution": f"/admin/tasks/taskexecution/{completed.pk}/change/",
+        "execution-failed": f"/admin/tasks/taskexecution/{failed.pk}/change/",
+        "findings": "/admin/tasks/finding/",
+        "finding": f"/admin/tasks/finding/{finding.pk}/change/",
+    }
+
+
+# The columns a DBA reads each list for, which must be on a 1280 px screen without scrolling.
+KEY_COLUMNS = {
+    "executions": ["task", "status_badge", "started", "completed", "duration", "error"],
+    "connections": ["name", "health", "last_check", "response_time", "version"],
+    "findings": ["severity_badge", "finding", "connection", "last", "run"],
+    "connection-statuses": ["connection", "is_healthy", "checked", "response_time_ms", "error"],
+    "tasks": ["name", "connection", "next_run", "last_run"],
+}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_fits_1280_pixels_and_reads_in_both_colour_schemes(browser, live_server, scheme):
+    superuser()
+    pages = a_fleet_with_trouble()
     context = browser.new_context(
         viewport={"width": 1280, "height": 900}, base_url=live_server.url, color_scheme=scheme
     )
     page = context.new_page()
     try:
         log_in(page, "dba")
-        for name, url in [
-            ("dashboard", "/admin/"),
-            ("connections", "/admin/connections/connection/"),
-            ("findings", "/admin/tasks/finding/"),
-            ("connection", f"/admin/connections/connection/{healthy.pk}/change/"),
-            ("bad-filter", "/admin/tasks/finding/?category__exact=%00"),
-        ]:
+        for name, url in pages.items():
             page.goto(url)
-            screenshot(page, f"{name}-{scheme}.png")  # first, so that a page too wide can be seen
+            screenshot(page, f"{name}-{scheme}.png")  # first, so that a failure can be seen
             assert page.evaluate("document.documentElement.scrollWidth") <= 1280, name
-        page.goto("/admin/connections/connection/")
+            if name in KEY_COLUMNS:
+                # The list itself does not scroll sideways, and its key columns are on screen.
+                assert page.evaluate(
+                    "(e) => e.scrollWidth <= e.clientWidth", page.query_selector("#changelist .results")
+                )
+                shown = columns_in_view(page, *KEY_COLUMNS[name])
+                assert all(shown.values()), (name, shown)
+            assert unreadable_text(page) == [], name
+            if page.locator(".rv-charts").count():  # a close-up, to look at the charts' colours
+                page.locator(".rv-charts").first.screenshot(path=str(ARTIFACTS / f"{name}-charts-{scheme}.png"))
+
+        page.goto("/admin/")
+        # The alarm counters: white-ish numbers on a red tint (dark) or dark on pink (light).
+        alarms = page.locator(".rv-card.rv-bad")
+        assert alarms.count() >= 3  # unhealthy, failed in the last 24 h, critical problems
+        assert all(ratio >= 4.5 for ratio in contrast_of(page, ".rv-card.rv-bad .rv-num, .rv-card.rv-bad .rv-label"))
+        assert len(contrast_of(page, ".rv-card.rv-bad .rv-num")) == alarms.count()
+        # The chart's axis and labels follow the scheme too.
+        assert contrast_of(page, ".rv-chart .rv-muted") and min(contrast_of(page, ".rv-chart .rv-muted")) >= 4.5
+        # No link to a "site" that does not exist.
+        assert page.locator("#user-tools a", has_text="View site").count() == 0
+
+        page.goto(pages["connections"])
         row = page.locator("tr", has_text="silent-replica")
         assert "unhealthy" in row.inner_text()  # stale counts as unhealthy in the list too
+        page.goto("/admin/tasks/finding/?category__exact=%00")
+        screenshot(page, f"bad-filter-{scheme}.png")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+        if scheme == "light":
+            # The admin's theme toggle chooses dark on a light system: the same must hold.
+            page.evaluate("localStorage.setItem('theme', 'dark')")
+            page.goto("/admin/")
+            assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+            screenshot(page, "dashboard-toggled-dark.png")
+            assert unreadable_text(page) == []
+            assert min(contrast_of(page, ".rv-card.rv-bad .rv-num")) >= 4.5
     finally:
         context.close()

@@ -14,9 +14,9 @@ from monitoring.console.charts import (
     Probe,
     executions_chart,
     format_percent,
-    nice_ceiling,
     response_time_chart,
     uptime_chart,
+    whole_ticks,
 )
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -41,10 +41,49 @@ def probes(*spec: int | None) -> list[Probe]:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [(0, 1), (0.3, 0.5), (1, 1), (7, 10), (12, 20), (180, 200), (501, 1000)]
+    ("largest", "expected"),
+    [
+        (0, [0, 1]),
+        (1, [0, 1]),
+        (3, [0, 1, 2, 3]),
+        (5, [0, 2, 4, 6]),  # never 2.5: no day has two and a half runs
+        (7, [0, 2, 4, 6, 8]),
+        (12, [0, 5, 10, 15]),
+        (29, [0, 10, 20, 30]),
+        (180, [0, 50, 100, 150, 200]),
+        (501, [0, 200, 400, 600]),
+    ],
 )
-def test_axis_maxima_are_round_numbers_at_or_above_the_data(value, expected):
-    assert nice_ceiling(value) == expected
+def test_count_axes_have_whole_round_ticks_up_to_the_data(largest, expected):
+    assert whole_ticks(largest) == expected
+
+
+def y_tick_labels(root: ET.Element) -> list[str]:
+    """The values written left of the plot (right-aligned at x=50)."""
+    return [
+        element.text
+        for element in root.iter(f"{SVG}text")
+        if element.get("text-anchor") == "end" and element.get("x") == "50.0"
+    ]
+
+
+@pytest.mark.parametrize("busiest", [1, 2, 3, 5, 7, 9, 13, 25, 99])
+def test_the_executions_axis_never_shows_a_fraction_of_a_run(busiest):
+    days = [date(2024, 3, 9), date(2024, 3, 10)]
+    root = parse(executions_chart(days, {days[1]: {"completed": busiest}}, "Executions per day"))
+
+    labels = y_tick_labels(root)
+    assert len(labels) >= 2 and all(label.isdigit() for label in labels), labels
+    assert int(labels[-1]) >= busiest
+    # The day's total, written above its bar, stays clear of the legend (drawn at y=34).
+    (total,) = [e for e in root.iter(f"{SVG}text") if e.text == str(busiest) and e.get("font-weight") == "600"]
+    assert float(total.get("y")) >= 50
+
+
+def test_the_response_time_axis_counts_whole_milliseconds():
+    root = parse(response_time_chart(probes(1, 1, 1), START, END, "Response time"))
+
+    assert y_tick_labels(root) == ["0 ms", "1 ms"]  # not "0.5 ms"
 
 
 @pytest.mark.parametrize(
@@ -63,7 +102,7 @@ def test_the_response_time_chart_has_a_title_axis_labels_and_a_summary():
     labels = texts(root)
     assert "response time (ms)" in labels
     assert "time (UTC)" in labels
-    assert "20 ms" in labels  # the axis maximum above the slowest check
+    assert "15 ms" in labels  # the axis maximum above the slowest check (12 ms)
     assert "12:00" in labels  # the end of the window
 
 
@@ -147,7 +186,7 @@ def test_executions_are_stacked_by_status_with_totals_and_a_hatched_failure():
     ]
     assert bars[1].get("fill") == "url(#rv-hatch)"
     heights = [float(bar.get("height")) for bar in bars]
-    assert heights[0] == pytest.approx(3 * heights[1])
+    assert heights[0] == pytest.approx(3 * heights[1], abs=0.2)  # drawn to 0.1 px
     assert root.find(f"{SVG}desc").text == "6 executions, 1 failed"
 
 

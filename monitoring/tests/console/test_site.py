@@ -30,6 +30,14 @@ def test_the_admin_site_is_the_console_site():
 
 
 @pytest.mark.django_db
+def test_no_page_links_to_a_site_that_is_not_there(admin_client):
+    # "View site" pointed at "/", which this service does not serve (a 404).
+    page = admin_client.get("/admin/tasks/task/").content.decode()
+    assert "View site" not in page and 'href="/"' not in page
+    assert admin_client.get("/admin/").status_code == 200  # "Home" in the breadcrumbs
+
+
+@pytest.mark.django_db
 def test_the_admin_index_is_the_fleet_overview(admin_client):
     connection = ConnectionFactory(name="orders-primary")
     ConnectionStatus.objects.create(

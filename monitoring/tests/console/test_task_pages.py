@@ -88,7 +88,10 @@ def test_the_task_page_shows_its_schedule_next_run_and_last_run(admin_client):
     panel = page.split('id="schedule-panel"')[1].split("</section>")[0]
     assert "<code>0 2 * * *</code>" in panel
     task.refresh_from_db()
-    assert task.next_run_at.strftime("%b %d, 02:00") in panel
+    assert (
+        task.next_run_at.strftime('<span class="rv-nowrap">%Y-%m-%d</span> <span class="rv-nowrap">02:00 UTC</span>')
+        in panel
+    )
     assert f'#{last.pk}</a> <span class="rv-badge rv-failed">failed</span>' in panel
     assert "1 minute" in panel.split("Usually takes")[1]  # the median of its completed runs
     assert "<title>Runs per day, last 14 days</title>" in panel

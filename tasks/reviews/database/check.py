@@ -100,9 +100,7 @@ def bounded(rows: list[T]) -> tuple[list[T], dict[str, str]]:
     """The first MAX_PROBLEMS of `rows` (ordered most important first), and what to add to each
     problem's details when some were left out ({} when none were)."""
     if len(rows) > MAX_PROBLEMS:
-        return rows[:MAX_PROBLEMS], {
-            "truncated": f"only the first {MAX_PROBLEMS}, by importance, are reported"
-        }
+        return rows[:MAX_PROBLEMS], {"truncated": f"only the first {MAX_PROBLEMS}, by importance, are reported"}
     return rows, {}
 
 

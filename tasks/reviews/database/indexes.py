@@ -22,6 +22,7 @@ from tasks.reviews.database.check import (
     bounded,
     size,
 )
+from tasks.timestamps import utc_iso, utc_text
 
 # Objects of these schemas are not the DBA's to change.
 USER_SCHEMA = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'"
@@ -211,9 +212,9 @@ def _stats_since(ctx: CheckContext) -> dict[str, Any]:
         }
     age = float(row[0]["age_days"])
     return {
-        "since": reset.isoformat(),
+        "since": utc_iso(reset),
         "age_days": round(age, 1),
-        "text": f"since the statistics were reset on {reset:%Y-%m-%d %H:%M %Z} ({age:.1f} days ago)",
+        "text": f"since the statistics were reset on {utc_text(reset)} ({age:.1f} days ago)",
     }
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from tasks.reviews.database.check import (
@@ -26,6 +25,7 @@ from tasks.reviews.database.check import (
     quote_ident,
     size,
 )
+from tasks.timestamps import utc_iso
 
 # Transaction IDs and multixact IDs are 32 bits compared modulo 2^32: a value more than
 # 2^31 in the past would look like the future. The server stops assigning new IDs a few
@@ -52,10 +52,6 @@ _OWNER_JOINS = """
     LEFT JOIN pg_class o ON c.relkind = 't' AND o.reltoastrelid = c.oid
     LEFT JOIN pg_namespace onsp ON onsp.oid = o.relnamespace
 """
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _kind_word(kind: str) -> str:
@@ -342,8 +338,8 @@ def vacuum_overdue(ctx: CheckContext) -> Iterator[Problem]:
                 "n_dead_tup": dead,
                 "n_live_tup": live,
                 "dead_share": round(share, 4),
-                "last_vacuum": _iso(row["last_vacuum"]),
-                "last_autovacuum": _iso(row["last_autovacuum"]),
+                "last_vacuum": utc_iso(row["last_vacuum"]),
+                "last_autovacuum": utc_iso(row["last_autovacuum"]),
                 "autovacuum_enabled": row["autovacuum_enabled"],
                 "autovacuum_threshold_rows": round(row["autovacuum_at"]),
                 "vacuum_running": row["vacuum_phase"],
@@ -399,8 +395,8 @@ def analyze_overdue(ctx: CheckContext) -> Iterator[Problem]:
                 "n_live_tup": row["n_live_tup"],
                 "reltuples": max(int(row["reltuples"]), -1),
                 "never_analyzed": last is None,
-                "last_analyze": _iso(row["last_analyze"]),
-                "last_autoanalyze": _iso(row["last_autoanalyze"]),
+                "last_analyze": utc_iso(row["last_analyze"]),
+                "last_autoanalyze": utc_iso(row["last_autoanalyze"]),
                 **more,
             },
         )

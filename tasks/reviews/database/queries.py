@@ -20,6 +20,7 @@ from tasks.reviews.database.check import (
     Problem,
     quote_ident,
 )
+from tasks.timestamps import same_instant, utc_iso, utc_text
 
 MAX_SNAPSHOT = 20_000  # rows of pg_stat_statements kept between runs (pg_stat_statements.max defaults to 5000)
 MAX_QUERY_TEXT = 2048  # characters of a statement's normalized text put into a finding
@@ -123,18 +124,18 @@ def expensive_queries(ctx: CheckContext) -> Iterator[Problem]:
             " ORDER BY {total} DESC LIMIT {limit}"
         ).format(toplevel=toplevel, total=total, schema=schema, limit=sql.Literal(MAX_SNAPSHOT))
     )
-    now = ctx.value("SELECT now()").isoformat()
+    now = utc_iso(ctx.value("SELECT now()"))
     stats_reset, dealloc = None, None
     if ext.version >= (1, 9):
         info = ctx.rows(sql.SQL("SELECT stats_reset, dealloc FROM {}.pg_stat_statements_info").format(schema))[0]
-        stats_reset = info["stats_reset"].isoformat() if info["stats_reset"] else None
+        stats_reset = utc_iso(info["stats_reset"])
         dealloc = int(info["dealloc"])
 
     current = {_key(row): [int(row["calls"]), round(float(row["total_ms"]), 3)] for row in rows}
     ctx.keep = {"stats_reset": stats_reset, "taken_at": now, "dealloc": dealloc, "entries": current}
 
     previous = ctx.previous if isinstance(ctx.previous, dict) else None
-    if previous and previous.get("stats_reset") == stats_reset and "entries" in previous:
+    if previous and same_instant(previous.get("stats_reset"), stats_reset) and "entries" in previous:
         baseline = previous["entries"]
         window = f"since previous review at {previous.get('taken_at')}"
         window_start = previous.get("taken_at")
@@ -256,7 +257,7 @@ def cache_hit_ratios(ctx: CheckContext) -> Iterator[Problem]:
             )[0]
         ratio = hit / (hit + read)
         subject = row["subject"]
-        since = f" since {context['stats_reset'].isoformat()}" if context["stats_reset"] else ""
+        since = f" since {utc_text(context['stats_reset'])}" if context["stats_reset"] else ""
         top = (
             "SELECT format('%I.%I', schemaname, relname), heap_blks_read FROM pg_statio_user_tables"
             " ORDER BY heap_blks_read DESC NULLS LAST LIMIT 10;"
@@ -277,7 +278,7 @@ def cache_hit_ratios(ctx: CheckContext) -> Iterator[Problem]:
                 "blocks_hit": int(hit),
                 "blocks_read": int(read),
                 "shared_buffers": context["shared_buffers"],
-                "stats_reset": context["stats_reset"].isoformat() if context["stats_reset"] else None,
+                "stats_reset": utc_iso(context["stats_reset"]),
             },
         )
 
