@@ -61,13 +61,13 @@ def test_a_finding_page_shows_its_details_and_links_its_run(admin_client):
     assert f"/admin/tasks/taskexecution/{run.id}/change/" in text
 
 
-def test_the_execution_page_links_to_its_findings(admin_client):
+def test_the_execution_page_links_to_the_findings_of_its_connection(admin_client):
     run = TaskExecutionFactory(task=TaskFactory(task_type="log_analysis"))
     finding(run)
 
     text = admin_client.get(f"/admin/tasks/taskexecution/{run.id}/change/").content.decode()
 
-    assert f"{CHANGELIST}?execution__id__exact={run.id}" in text
+    assert f"{CHANGELIST}?connection__id__exact={run.task.connection_id}" in text
 
 
 def test_findings_are_read_only(admin_client):
