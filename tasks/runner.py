@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tasks.models import ExecutionStatus, Task, TaskExecution, Trigger
 from tasks.reviews.review import ReviewFailed
+from tasks.signals import execution_failed, send_robust
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,9 @@ def _finish(
         execution.save(
             update_fields=["status", "started_at", "completed_at", "duration_seconds", "result", "error_message"]
         )
+        if status == ExecutionStatus.FAILED:
+            # Every path to `failed` ends here (review, time limit, reaper, broker outage).
+            transaction.on_commit(lambda: send_robust(execution_failed, TaskExecution, execution=execution))
     return True
 
 
