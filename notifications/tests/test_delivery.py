@@ -13,7 +13,7 @@ from connections.fleet import probe_fleet
 from connections.models import Connection
 from connections.status import record_probe
 from connections.tests.factories import ConnectionFactory
-from notifications.models import Delivery, DeliveryAttempt, NotificationEvent, NotificationRule
+from notifications.models import ConnectionAlertState, Delivery, DeliveryAttempt, NotificationEvent, NotificationRule
 from notifications.queue import publish_deliveries
 from tasks.runner import fail_execution
 from tasks.tests.factories import TaskExecutionFactory
@@ -115,6 +115,7 @@ def test_a_connection_down_after_two_failed_probes_then_recovered_one_message_ea
     settled()
     assert len(hook.requests) == 1
     assert NotificationEvent.objects.count() == 1
+    assert ConnectionAlertState.objects.get(connection=db).consecutive_failures == 4  # all four counted
 
     # Healthy again: one recovery, naming the down event.
     Connection.objects.filter(pk=db.pk).update(port=5432)
