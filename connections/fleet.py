@@ -22,6 +22,7 @@ from django.core.cache import cache
 
 from connections.models import Connection, ConnectionStatus
 from connections.probe import ProbeResult, probe
+from connections.signals import send_probe_recorded
 from connections.status import CACHE_SECONDS, cache_key, status_row
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def probe_connections(connections: list[Connection], concurrency: int | None = N
         [status_row(connection, result) for connection, result in zip(connections, results, strict=True)]
     )
     cache.set_many({cache_key(status.connection_id): status for status in statuses}, CACHE_SECONDS)
+    send_probe_recorded(statuses)
     return statuses
 
 

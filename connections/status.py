@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from connections.models import Connection, ConnectionStatus
 from connections.probe import ProbeResult, probe
+from connections.signals import send_probe_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def record_probe(connection: Connection) -> ConnectionStatus:
     status = status_row(connection, probe(connection))
     status.save()
     cache.set(cache_key(connection.id), status, CACHE_SECONDS)
+    send_probe_recorded([status])
     return status
 
 

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "connections",
     "tasks",
+    "notifications",
     "monitoring",
 ]
 
@@ -281,6 +282,9 @@ LOGGING = {
         # hvac and urllib3 may log request URLs; never let them log at DEBUG with tokens.
         "urllib3": {"level": "WARNING"},
         "hvac": {"level": "WARNING"},
+        # apprise's own log lines may quote a service URL with its token: they stay inside
+        # apprise (notifications/channels.py reads them, scrubbed, as the failure reason).
+        "apprise": {"handlers": [], "propagate": False},
     },
 }
 
@@ -376,3 +380,55 @@ CELERY_BEAT_SCHEDULER = "tasks.liveness:LivenessScheduler"
 # (a token sent over http has been sent before any redirect could help).
 MIDDLEWARE.insert(0, "monitoring.health.HealthEndpointsMiddleware")
 SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
+
+
+# --- Notifications (notifications/) ------------------------------------------------------------
+# Deliveries run on their own `notifications` queue and worker: a channel that is down never
+# delays probes or runs. The sweep (stale connections, lost delivery messages) and the purge
+# are housekeeping, on the probes queue like the rest.
+CELERY_TASK_ROUTES["notifications.deliver"] = {"queue": "notifications"}
+CELERY_TASK_ROUTES["notifications.sweep"] = {"queue": "probes"}
+CELERY_TASK_ROUTES["notifications.purge_history"] = {"queue": "probes"}
+CELERY_BEAT_SCHEDULE["notifications-sweep"] = {
+    "task": "notifications.sweep",
+    "schedule": 60.0,
+    "options": {"queue": "probes", "expires": 60},
+}
+CELERY_BEAT_SCHEDULE["purge-notification-history"] = {
+    "task": "notifications.purge_history",
+    "schedule": 3600.0,
+    "options": {"queue": "probes", "expires": 3600},
+}
+# A connection is down after this many failed probes in a row (1 pages on any lost probe).
+NOTIFY_CONNECTION_DOWN_AFTER = env_int("NOTIFY_CONNECTION_DOWN_AFTER", 2, minimum=1)
+# Every send (webhook, SMTP, chat service) is bounded by this.
+NOTIFY_TIMEOUT_SECONDS = env_int("NOTIFY_TIMEOUT_SECONDS", 10, minimum=1)
+
+
+def env_seconds_list(name: str, default: str) -> list[int]:
+    raw = env_str(name, default)
+    try:
+        values = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be whole seconds separated by commas, not {raw!r}") from None
+    if any(value < 0 for value in values) or len(values) > 20:
+        raise ImproperlyConfigured(f"{name} must list at most 20 delays of 0 s or more, not {raw!r}")
+    return values
+
+
+# The waits between attempts of a delivery: one more attempt than there are delays.
+NOTIFY_RETRY_DELAYS_SECONDS = env_seconds_list("NOTIFY_RETRY_DELAYS_SECONDS", "10,30,90,270")
+# Finding events per run and kind, worst first; one more event counts the rest.
+NOTIFY_FINDINGS_PER_RUN = env_int("NOTIFY_FINDINGS_PER_RUN", 20, minimum=1)
+# The console's address as people reach it: the links in messages start with it.
+REVIEWER_PUBLIC_URL = env_str("REVIEWER_PUBLIC_URL", "http://127.0.0.1:8000")
+
+# E-mail (mailto: rules) through Django's SMTP backend.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", NOTIFY_TIMEOUT_SECONDS, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "postgresql-reviewer@localhost")

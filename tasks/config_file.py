@@ -1,5 +1,8 @@
 """Declarative configuration: upsert connections and tasks by name from a YAML file.
 
+Apps above this one add sections of their own through `register_section` (notifications
+adds `notifications:`); they are checked and written in the same pass and transaction.
+
 The file format is described in docs/configuration.md. The file is the
 truth for every entry it lists: an optional key left out resets that field to its default (so
 removing `vault_path` from the file clears it). Entries the file does not list are left alone.
@@ -11,6 +14,7 @@ an invalid file changes nothing. Every error names its entry and field, e.g.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,7 @@ from django.db import IntegrityError, models, transaction
 from connections.models import Connection
 from tasks.models import Task, review_types
 
-SECTIONS = ("connections", "tasks")
+SECTIONS = ("connections", "tasks")  # this module's own; other apps add theirs (register_section)
 
 # key -> the Python type YAML must produce for it. `name` is required everywhere.
 CONNECTION_KEYS: dict[str, type] = {
@@ -51,7 +55,7 @@ TASK_KEYS: dict[str, type] = {
 }
 TASK_REQUIRED = ("name", "task_type", "connection")
 
-_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "a mapping"}
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "a mapping", list: "a list"}
 
 
 class ConfigError(Exception):
@@ -78,6 +82,40 @@ class Tally:
 class ApplyResult:
     connections: Tally = field(default_factory=Tally)
     tasks: Tally = field(default_factory=Tally)
+    sections: dict[str, Tally] = field(default_factory=dict)  # the registered sections, by name
+
+
+Plan = tuple[models.Model, list[str] | None]  # (instance, changed fields; None = new)
+
+
+@dataclass(frozen=True)
+class ConfigSection:
+    """A section of the file owned by an app above this one, which registers it from its
+    AppConfig.ready() (notifications adds `notifications:`), so that one file and one
+    transaction cover everything while tasks imports nothing above it.
+
+    - `plan(entries, connections, errors)` checks every entry and returns what to write,
+      writing nothing. It appends one line per problem to `errors`, naming the entry and the
+      field. `connections` maps each name in the file's `connections:` to its plan (None for
+      an invalid entry, whose errors are already reported); the instances may be unsaved.
+    - `save(planned)` writes it, after the file's connections and tasks, in the same
+      transaction, and says what it did.
+    """
+
+    name: str
+    plan: Callable[[list[dict[str, Any]], dict[str, Plan | None], list[str]], Any]
+    save: Callable[[Any], Tally]
+
+
+_REGISTERED: dict[str, ConfigSection] = {}
+
+
+def register_section(section: ConfigSection) -> None:
+    _REGISTERED[section.name] = section
+
+
+def all_sections() -> tuple[str, ...]:
+    return SECTIONS + tuple(_REGISTERED)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -110,26 +148,29 @@ def parse_config(text: str) -> dict[str, list[dict[str, Any]]]:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError([f"not valid YAML: {_one_line(exc)}"]) from None
+    sections = all_sections()
+    names = [f"`{name}:`" for name in sections]
+    expected = f"a mapping with {', '.join(names[:-1])} and/or {names[-1]} lists"
     if data is None:
-        raise ConfigError(["the file is empty; expected a mapping with `connections:` and/or `tasks:` lists"])
+        raise ConfigError([f"the file is empty; expected {expected}"])
     if not isinstance(data, dict):
-        raise ConfigError([f"expected a mapping with `connections:` and/or `tasks:` lists, not {_type_name(data)}"])
-    errors = [f"{key}: unknown key; expected one of: {', '.join(SECTIONS)}" for key in data if key not in SECTIONS]
-    for section in SECTIONS:
+        raise ConfigError([f"expected {expected}, not {type_name(data)}"])
+    errors = [f"{key}: unknown key; expected one of: {', '.join(sections)}" for key in data if key not in sections]
+    for section in sections:
         entries = data.get(section)
         if entries is None:
             continue
         if not isinstance(entries, list):
-            errors.append(f"{section}: must be a list of entries, not {_type_name(entries)}")
+            errors.append(f"{section}: must be a list of entries, not {type_name(entries)}")
         else:
             errors.extend(
-                f"{section}[{i}]: must be a mapping, not {_type_name(entry)}"
+                f"{section}[{i}]: must be a mapping, not {type_name(entry)}"
                 for i, entry in enumerate(entries)
                 if not isinstance(entry, dict)
             )
     if errors:
         raise ConfigError(errors)
-    return {section: data.get(section) or [] for section in SECTIONS}
+    return {section: data.get(section) or [] for section in sections}
 
 
 def apply_config(config: dict[str, list[dict[str, Any]]], dry_run: bool = False) -> ApplyResult:
@@ -142,14 +183,19 @@ def apply_config(config: dict[str, list[dict[str, Any]]], dry_run: bool = False)
             errors: list[str] = []
             connections = _plan_connections(config["connections"], errors)
             tasks = _plan_tasks(config["tasks"], connections, errors)
+            others = {
+                name: section.plan(config.get(name) or [], connections, errors) for name, section in _REGISTERED.items()
+            }
             if errors:
                 raise ConfigError(errors)
             for instance, changed in filter(None, connections.values()):
-                _save(instance, changed, result.connections)
+                save_planned(instance, changed, result.connections)
             # A task's connection may have been created just above; Django takes its new
             # id when the task is saved.
             for instance, changed in tasks:
-                _save(instance, changed, result.tasks)
+                save_planned(instance, changed, result.tasks)
+            for name, planned in others.items():
+                result.sections[name] = _REGISTERED[name].save(planned)
             if dry_run:
                 transaction.set_rollback(True)
     except IntegrityError as exc:
@@ -160,8 +206,6 @@ def apply_config(config: dict[str, list[dict[str, Any]]], dry_run: bool = False)
 
 # --- planning: build model instances without writing anything ---------------------------------
 
-Plan = tuple[models.Model, list[str] | None]  # (instance, changed fields; None = new)
-
 
 def _plan_connections(entries: list[dict[str, Any]], errors: list[str]) -> dict[str, Plan | None]:
     """name -> (Connection with the file's values, changed fields) for every entry.
@@ -169,10 +213,10 @@ def _plan_connections(entries: list[dict[str, Any]], errors: list[str]) -> dict[
     An invalid entry maps to None: tasks may still name it without a second, misleading
     "does not exist" error (its own errors are already reported).
     """
-    existing = {c.name: c for c in Connection.objects.filter(name__in=_names(entries))}
+    existing = {c.name: c for c in Connection.objects.filter(name__in=entry_names(entries))}
     planned: dict[str, Plan | None] = {}
     for index, entry in enumerate(entries):
-        problems = _check_keys(entry, CONNECTION_KEYS, CONNECTION_REQUIRED)
+        problems = check_keys(entry, CONNECTION_KEYS, CONNECTION_REQUIRED)
         name = entry.get("name")
         if isinstance(name, str) and name in planned:
             problems.append(("name", "listed twice in `connections`"))
@@ -181,22 +225,22 @@ def _plan_connections(entries: list[dict[str, Any]], errors: list[str]) -> dict[
         instance = existing.get(name) if isinstance(name, str) else None
         is_new = instance is None
         instance = instance or Connection()
-        changed = _assign(instance, entry, CONNECTION_KEYS, is_new, skip=_fields(problems))
-        problems += _full_clean(instance, exclude=_fields(problems))
-        errors.extend(_format(_label("connections", index, entry), problems))
+        changed = _assign(instance, entry, CONNECTION_KEYS, is_new, skip=problem_fields(problems))
+        problems += full_clean_problems(instance, exclude=problem_fields(problems))
+        errors.extend(format_problems(entry_label("connections", index, entry), problems))
         if isinstance(name, str):
             planned.setdefault(name, None if problems else (instance, changed))
     return planned
 
 
 def _plan_tasks(entries: list[dict[str, Any]], connections: dict[str, Plan | None], errors: list[str]) -> list[Plan]:
-    existing = {t.name: t for t in Task.objects.filter(name__in=_names(entries)).select_related("connection")}
+    existing = {t.name: t for t in Task.objects.filter(name__in=entry_names(entries)).select_related("connection")}
     referenced = {e.get("connection") for e in entries if isinstance(e.get("connection"), str)}
     in_db = {c.name: c for c in Connection.objects.filter(name__in=referenced - set(connections))}
     planned: list[Plan] = []
     seen: set[str] = set()
     for index, entry in enumerate(entries):
-        problems = _check_keys(entry, TASK_KEYS, TASK_REQUIRED)
+        problems = check_keys(entry, TASK_KEYS, TASK_REQUIRED)
         name = entry.get("name")
         if isinstance(name, str):
             if name in seen:
@@ -218,18 +262,18 @@ def _plan_tasks(entries: list[dict[str, Any]], connections: dict[str, Plan | Non
         instance = existing.get(name) if isinstance(name, str) else None
         is_new = instance is None
         instance = instance or Task()
-        skip = _fields(problems) | ({"connection"} if connection is None else set())
+        skip = problem_fields(problems) | ({"connection"} if connection is None else set())
         # Task.save() replans next_run_at itself when the schedule or is_active changes.
         changed = _assign(instance, {**entry, "connection": connection}, TASK_KEYS, is_new, skip=skip)
         # The connection is checked by name above (and by its own entry); it may not be saved yet.
-        problems += _full_clean(instance, exclude=skip | {"connection"})
-        errors.extend(_format(_label("tasks", index, entry), problems))
+        problems += full_clean_problems(instance, exclude=skip | {"connection"})
+        errors.extend(format_problems(entry_label("tasks", index, entry), problems))
         if not problems and connection is not None:
             planned.append((instance, changed))
     return planned
 
 
-def _check_keys(entry: dict[str, Any], keys: dict[str, type], required: tuple[str, ...]) -> list[tuple[str, str]]:
+def check_keys(entry: dict[str, Any], keys: dict[str, type], required: tuple[str, ...]) -> list[tuple[str, str]]:
     """Unknown keys, missing required keys and wrong YAML types, as (field, message)."""
     problems: list[tuple[str, str]] = []
     for key in entry:
@@ -246,7 +290,7 @@ def _check_keys(entry: dict[str, Any], keys: dict[str, type], required: tuple[st
         wrong = not isinstance(value, expected) or (expected is int and isinstance(value, bool))
         if wrong:
             hint = " (quote it in YAML)" if expected is str and isinstance(value, int | float) else ""
-            problems.append((key, f"must be {_TYPE_NAMES[expected]}, not {_type_name(value)}{hint}"))
+            problems.append((key, f"must be {_TYPE_NAMES[expected]}, not {type_name(value)}{hint}"))
     return problems
 
 
@@ -274,7 +318,7 @@ def _assign(
     return None if is_new else changed
 
 
-def _full_clean(instance: models.Model, exclude: set[str]) -> list[tuple[str, str]]:
+def full_clean_problems(instance: models.Model, exclude: set[str]) -> list[tuple[str, str]]:
     """The model's own validation (validators, choices, lengths, clean()), as (field, message)."""
     try:
         instance.full_clean(exclude=sorted(exclude))
@@ -287,11 +331,11 @@ def _full_clean(instance: models.Model, exclude: set[str]) -> list[tuple[str, st
     return []
 
 
-def _fields(problems: list[tuple[str, str]]) -> set[str]:
+def problem_fields(problems: list[tuple[str, str]]) -> set[str]:
     return {name for name, _ in problems if name}
 
 
-def _save(instance: models.Model, changed: list[str] | None, tally: Tally) -> None:
+def save_planned(instance: models.Model, changed: list[str] | None, tally: Tally) -> None:
     if changed is None:
         instance.save()
         tally.created.append(instance.name)
@@ -305,20 +349,20 @@ def _save(instance: models.Model, changed: list[str] | None, tally: Tally) -> No
 # --- messages -------------------------------------------------------------------------------
 
 
-def _names(entries: list[dict[str, Any]]) -> list[str]:
+def entry_names(entries: list[dict[str, Any]]) -> list[str]:
     return [e["name"] for e in entries if isinstance(e.get("name"), str)]
 
 
-def _label(section: str, index: int, entry: dict[str, Any]) -> str:
+def entry_label(section: str, index: int, entry: dict[str, Any]) -> str:
     name = entry.get("name")
     return f'{section}[{index}] "{name}"' if isinstance(name, str) and name else f"{section}[{index}]"
 
 
-def _format(label: str, problems: list[tuple[str, str]]) -> list[str]:
+def format_problems(label: str, problems: list[tuple[str, str]]) -> list[str]:
     return [f"{label}: {name}: {message}" if name else f"{label}: {message}" for name, message in problems]
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, dict):

@@ -22,6 +22,7 @@ from django.utils import timezone
 from connections.models import Connection
 from tasks.models import Finding, FindingState, Severity, Sighting, TaskExecution, severity_rank
 from tasks.reviews.database.check import AREAS
+from tasks.signals import findings_changed, send_robust
 
 # Findings of log_analysis belong to no check area: they are what the log showed.
 LOG_AREA = "logs"
@@ -82,6 +83,9 @@ class Recorded:
     opened: int = 0  # new, or back after being resolved
     updated: int = 0
     resolved: int = 0
+    # The rows themselves, for the `findings_changed` signal.
+    opened_findings: list[Finding] = field(default_factory=list)
+    resolved_findings: list[Finding] = field(default_factory=list)
 
 
 def record_findings(execution: TaskExecution, observed: Iterable[Observed], coverage: Coverage) -> Recorded:
@@ -111,12 +115,12 @@ def record_findings(execution: TaskExecution, observed: Iterable[Observed], cove
             if finding is None:
                 finding = Finding(connection_id=task.connection_id, key=key, first_seen=item.first_seen or now)
                 new.append(finding)
-                outcome.opened += 1
+                outcome.opened_findings.append(finding)
             else:
                 changed.append(finding)
                 if finding.state == FindingState.RESOLVED:
                     finding.first_seen, finding.resolved_at = item.first_seen or now, None
-                    outcome.opened += 1
+                    outcome.opened_findings.append(finding)
                 else:
                     outcome.updated += 1
                     if item.first_seen and (finding.first_seen is None or item.first_seen < finding.first_seen):
@@ -128,11 +132,24 @@ def record_findings(execution: TaskExecution, observed: Iterable[Observed], cove
         Sighting.objects.bulk_create(
             [_sighting(execution, rows[key], item) for key, item in by_key.items()], batch_size=500
         )
-        outcome.resolved = (
+        # Read, then resolve by id: the connection's row lock above keeps the set unchanged.
+        gone = list(
             Finding.objects.filter(coverage.as_q(), connection_id=task.connection_id, state=FindingState.OPEN)
             .exclude(key__in=list(by_key))
-            .update(state=FindingState.RESOLVED, resolved_at=now)
+            .defer("details", "sample", "remedy")
         )
+        Finding.objects.filter(pk__in=[finding.pk for finding in gone]).update(
+            state=FindingState.RESOLVED, resolved_at=now
+        )
+        for finding in gone:
+            finding.state, finding.resolved_at = FindingState.RESOLVED, now
+        outcome.resolved_findings = gone
+        outcome.opened, outcome.resolved = len(outcome.opened_findings), len(gone)
+        if outcome.opened_findings or gone:
+            opened, resolved = outcome.opened_findings, gone
+            transaction.on_commit(
+                lambda: send_robust(findings_changed, Finding, execution=execution, opened=opened, resolved=resolved)
+            )
     return outcome
 
 

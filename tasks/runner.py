@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tasks.models import ExecutionStatus, ExecutionTally, Task, TaskExecution, Trigger
 from tasks.reviews.review import ReviewFailed
+from tasks.signals import execution_failed, send_robust
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,9 @@ def _finish(
             update_fields=["status", "started_at", "completed_at", "duration_seconds", "result", "error_message"]
         )
         count_finished(execution.task.task_type, status)
+        if status == ExecutionStatus.FAILED:
+            # Every path to `failed` ends here (review, time limit, reaper, broker outage).
+            transaction.on_commit(lambda: send_robust(execution_failed, TaskExecution, execution=execution))
     return True
 
 

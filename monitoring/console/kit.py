@@ -34,6 +34,8 @@ BADGE_COLOURS = {
     "info": "#1565c0",
     "open": "#455a64",
     "resolved": "#2e7d32",
+    "sending": "#1565c0",
+    "sent": "#2e7d32",
 }
 
 

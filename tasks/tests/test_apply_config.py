@@ -284,10 +284,13 @@ def test_a_task_error_rolls_back_the_valid_connections_of_the_same_file(write):
     [
         ("", "the file is empty"),
         ("# only a comment\n", "the file is empty"),
-        ("just a sentence", "expected a mapping with `connections:` and/or `tasks:` lists, not the string"),
+        (
+            "just a sentence",
+            "expected a mapping with `connections:`, `tasks:` and/or `notifications:` lists, not the string",
+        ),
         ("- a\n- b\n", "not a list"),
         ("connections: [\n", "not valid YAML"),
-        ("connection:\n  - name: x\n", "connection: unknown key; expected one of: connections, tasks"),
+        ("connection:\n  - name: x\n", "connection: unknown key; expected one of: connections, tasks, notifications"),
         ("connections:\n  name: x\n", "connections: must be a list of entries, not a mapping"),
         ("tasks:\n  - just a string\n", "tasks[0]: must be a mapping, not the string"),
         ("\x00\x01binary", "not valid YAML"),

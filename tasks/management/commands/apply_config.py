@@ -1,4 +1,5 @@
-"""`python manage.py apply_config FILE.yml`: upsert connections and tasks from a YAML file."""
+"""`python manage.py apply_config FILE.yml`: upsert connections, tasks and the sections other
+apps register (notification rules) from a YAML file."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", help="YAML file with `connections:` and/or `tasks:` lists")
+        parser.add_argument("file", help="YAML file with `connections:`, `tasks:` and/or `notifications:` lists")
         parser.add_argument(
             "--dry-run", action="store_true", help="validate and report what would change, without applying it"
         )
@@ -28,9 +29,13 @@ class Command(BaseCommand):
         prefix = "dry run, nothing applied: " if dry_run else ""
         self.stdout.write(f"{prefix}connections: {result.connections.summary()}")
         self.stdout.write(f"{prefix}tasks: {result.tasks.summary()}")
+        for name, tally in result.sections.items():
+            self.stdout.write(f"{prefix}{name}: {tally.summary()}")
         if verbosity >= 2:
             self._list("connection", result.connections)
             self._list("task", result.tasks)
+            for name, tally in result.sections.items():
+                self._list(name, tally)
 
     def _list(self, kind: str, tally: Tally) -> None:
         for action in ("created", "updated", "unchanged"):
