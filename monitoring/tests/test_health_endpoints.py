@@ -61,7 +61,7 @@ def test_readyz_names_beat_and_each_queue_when_no_celery_process_was_seen(client
 
     assert status == 503
     assert body["status"] == "unavailable"
-    assert body["failed"] == ["beat", "workers:probes", "workers:reviews"]
+    assert body["failed"] == ["beat", "workers:notifications", "workers:probes", "workers:reviews"]
     assert body["checks"]["database"] == {"ok": True}
     assert body["checks"]["cache"] == {"ok": True}
     assert body["checks"]["broker"] == {"ok": True}
@@ -72,7 +72,7 @@ def test_readyz_names_beat_and_each_queue_when_no_celery_process_was_seen(client
 @pytest.mark.django_db
 def test_readyz_fails_a_queue_whose_worker_was_last_seen_too_long_ago(client, settings):
     settings.READINESS_WORKER_SEEN_SECONDS = 30
-    record_alive([BEAT_KEY, worker_key("probes")], "fresh@host")
+    record_alive([BEAT_KEY, worker_key("probes"), worker_key("notifications")], "fresh@host")
     redis = broker_client()
     redis.zadd(worker_key("reviews"), {"killed@host": redis_now(redis) - 100})
 
@@ -90,7 +90,7 @@ def test_readyz_fails_a_queue_whose_worker_was_last_seen_too_long_ago(client, se
 @pytest.mark.django_db(transaction=True)
 def test_readyz_follows_the_real_beat_and_workers_as_they_start_and_stop(client):
     beat = BeatProcess().start()
-    probes = WorkerProcess(queues="probes").start()
+    probes = WorkerProcess(queues="probes,notifications").start()
     reviews = None
     try:
         status, body = readyz_when(client, lambda status, body: body["failed"] == ["workers:reviews"])
@@ -138,7 +138,14 @@ def test_readyz_names_redis_when_it_is_unreachable_under_a_live_service(private_
         status, body = web.request("/readyz")
         assert time.monotonic() - started < 15  # bounded by the Redis timeouts, generously
         assert status == 503
-        assert body["failed"] == ["cache", "broker", "beat", "workers:probes", "workers:reviews"]
+        assert body["failed"] == [
+            "cache",
+            "broker",
+            "beat",
+            "workers:notifications",
+            "workers:probes",
+            "workers:reviews",
+        ]
         assert body["checks"]["broker"] == {"ok": False, "error": "unreachable (ConnectionError)"}
         assert body["checks"]["beat"]["error"] == "not checked: the broker is unreachable"
         assert body["checks"]["database"] == {"ok": True}
