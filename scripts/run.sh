@@ -16,4 +16,6 @@ cat <<MSG
   Stop with Ctrl-C.
 
 MSG
+# Beat keeps its schedule in the state directory (REVIEWER_STATE_DIR, default var/ here).
+mkdir -p "${REVIEWER_STATE_DIR:-var}"
 exec .venv/bin/honcho start -f Procfile
