@@ -19,7 +19,7 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 # `make run` is the local default: DEBUG on (admin static files, dev secret key, any host).
 RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true}
 
-.PHONY: run test lint system venv services migrate clean
+.PHONY: run serve test lint system venv services migrate clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -51,5 +51,10 @@ migrate: venv services
 run: system venv services migrate
 	@$(RUN_ENV) PORT=$(PORT) scripts/run.sh
 
+# The production web process (gunicorn + WhiteNoise), with the environment as it is: DJANGO_DEBUG
+# is off unless set, so the production variables are needed (deploy/reviewer.env.example).
+serve: venv
+	@scripts/serve.sh
+
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles var

@@ -6,11 +6,23 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.test.utils import override_settings
 
 from connections import vault
 from testing.network import BlackHole
 from testing.pg_cluster import PgCluster
 from testing.worker import WorkerProcess
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_without_a_manifest(tmp_path_factory):
+    """In-process tests render pages without running `collectstatic`, so they use Django's plain
+    static storage, as Django advises for the manifest storage, and an empty STATIC_ROOT. The
+    production storage (hashed, compressed, served by whitenoise) is tested on the real
+    command, scripts/serve.sh, in reviewer/tests/test_serving.py."""
+    plain = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    with override_settings(STORAGES=plain, STATIC_ROOT=tmp_path_factory.mktemp("static-root")):
+        yield
 
 
 @pytest.fixture(autouse=True)

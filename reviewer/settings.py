@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: the API docs need no CDN
     "connections",
     "tasks",
     "notifications",
@@ -99,6 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # /static/ from the web process itself
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -134,10 +136,10 @@ WSGI_APPLICATION = "reviewer.wsgi.application"
 # zero-configuration local default so one person can try the service with nothing installed.
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    # Persistent connections are one per worker process under gunicorn's sync workers (the
-    # documented deployment), so 60 s reuse is bounded by the number of workers. The
-    # development server runs a thread per request, and each thread would keep its own idle
-    # connection: there (DEBUG) connections close after each request unless told otherwise.
+    # Persistent connections are one per gunicorn thread (scripts/serve.sh: WEB_WORKERS x
+    # WEB_THREADS, a fixed pool), so 60 s reuse is bounded. The development server runs a new
+    # thread per request, and each would keep its own idle connection: there (DEBUG)
+    # connections close after each request unless told otherwise.
     CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 0 if DEBUG else 60)
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -177,7 +179,6 @@ USE_TZ = True
 FORMAT_MODULE_PATH = ["monitoring.console.formats"]
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- Redis: broker and cache in different databases ----------------------------------------
 # `cache.clear()` must never drop queued runs, so the cache never shares the broker's database.
@@ -269,6 +270,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Task executions, connection health and running reviews of a PostgreSQL fleet.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No validator badge: Swagger UI would send the schema's URL to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["monitoring.api.schema.canonical_endpoints"],
 }
 
@@ -432,3 +439,26 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", NOTIFY_TIMEOUT_SECONDS, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "postgresql-reviewer@localhost")
+
+
+# --- Production serving: state directory and static files ----------------------------------------
+# What the service writes at run time (beat's schedule, the collected static files) lives in one
+# directory per installation: `var/` in the checkout for `make run`, /var/lib/postgresql-reviewer
+# under the systemd units. Never a fixed /tmp path that every checkout on a host would share.
+REVIEWER_STATE_DIR = Path(env_str("REVIEWER_STATE_DIR") or BASE_DIR / "var")
+STATIC_ROOT = Path(env_str("REVIEWER_STATIC_ROOT") or REVIEWER_STATE_DIR / "static")
+for _name, _path in (("REVIEWER_STATE_DIR", REVIEWER_STATE_DIR), ("REVIEWER_STATIC_ROOT", STATIC_ROOT)):
+    if not _path.is_absolute():
+        raise ImproperlyConfigured(f"{_name} must be an absolute directory, not {str(_path)!r}")
+CELERY_BEAT_SCHEDULE_FILENAME = str(REVIEWER_STATE_DIR / "celerybeat-schedule")
+# whitenoise serves STATIC_ROOT (filled by `collectstatic`, which scripts/serve.sh runs before
+# gunicorn). Outside DEBUG the files get content-hashed names and gzip copies, and hashed names
+# are cached for ever by browsers; under DEBUG (`make run`) files are served as they are.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}

@@ -1,5 +1,6 @@
-"""Top-level routes: the admin, the monitoring API (canonical, legacy redirect, short alias)
-and its OpenAPI schema. Anything else under /api/ or /monitoring/ is a JSON 404."""
+"""Top-level routes: the admin, the monitoring API (canonical, legacy redirect, short alias),
+its OpenAPI schema and the schema's offline viewers. Anything else under /api/ or /monitoring/
+is a JSON 404."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from monitoring.api import errors
+from monitoring.api.docs import RedocView, SwaggerView
 from monitoring.api.legacy import legacy_redirect
 from monitoring.api.schema import SchemaView
 from monitoring.metrics.views import MetricsView
@@ -21,6 +23,9 @@ urlpatterns = [
     # Prometheus metrics (README "Metrics"). /healthz and /readyz are answered by
     # monitoring.health.HealthEndpointsMiddleware, before host validation.
     path("metrics", MetricsView.as_view(), name="metrics"),
+    # --- API documentation: Swagger UI and Redoc, their files from drf-spectacular-sidecar -----
+    path("api/v1/docs/", SwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/redoc/", RedocView.as_view(url_name="schema"), name="api-redoc"),
     re_path(r"^(?:api|monitoring)(?:/.*)?$", errors.api_not_found),
 ]
 

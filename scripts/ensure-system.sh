@@ -9,6 +9,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v jq >/dev/null || need+=(jq)
 command -v pgrep >/dev/null || need+=(procps)
 command -v runuser >/dev/null || need+=(util-linux)
+# The deployment tests check the systemd units with `systemd-analyze verify`.
+command -v systemd-analyze >/dev/null || need+=(systemd)
 # The security review tests turn ssl on with a self-signed certificate.
 command -v openssl >/dev/null || need+=(openssl)
 # localedef sources: a test builds de_DE.UTF-8 to check lc_messages is reported.

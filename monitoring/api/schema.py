@@ -6,7 +6,12 @@ monitoring/tests/test_schema.py validates real responses against the served sche
 
 from __future__ import annotations
 
-from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from drf_spectacular.views import SpectacularAPIView
@@ -171,9 +176,12 @@ def canonical_endpoints(endpoints: list[tuple]) -> list[tuple]:
 
 
 class SchemaView(SpectacularAPIView):
-    """The OpenAPI document: JSON by default, YAML with ?format=yaml; readable by anyone."""
+    """The OpenAPI document: JSON by default, YAML with ?format=yaml; readable by anyone.
 
-    renderer_classes = [OpenApiJsonRenderer, OpenApiYamlRenderer]
+    Content negotiation as drf-spectacular's own view, JSON first: `Accept:` the OpenAPI media
+    types or plain application/json / application/yaml, which is what generic clients send."""
+
+    renderer_classes = [OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer, OpenApiYamlRenderer2]
     permission_classes = [AllowAny]
 
 

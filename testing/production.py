@@ -1,0 +1,63 @@
+"""The production web command, `scripts/serve.sh` (collectstatic, then gunicorn with
+WhiteNoise), on a free port with its own state directory, for tests of what production serves."""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.error
+import urllib.request
+from email.message import Message
+from pathlib import Path
+
+from testing.wait import wait_for
+from testing.web import ROOT, WebServer
+
+
+class ProductionServer(WebServer):
+    def __init__(self, env: dict[str, str], state_dir: Path) -> None:
+        super().__init__(env)
+        self.state_dir = state_dir
+        self.logpath = Path(f"/tmp/reviewer-test-gunicorn-{self.port}.log")
+        # One small worker process: enough for the tests, light on a 2-core machine.
+        self.env = {
+            **env,
+            "WEB_BIND": f"127.0.0.1:{self.port}",
+            "WEB_WORKERS": "1",
+            "WEB_THREADS": "4",
+            "REVIEWER_STATE_DIR": str(state_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def start(self) -> ProductionServer:
+        self.log = open(self.logpath, "w")
+        self.proc = subprocess.Popen(
+            ["bash", str(ROOT / "scripts" / "serve.sh")],
+            cwd=self.state_dir,  # the script finds the checkout itself
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+        def answering() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve.sh exited:\n{self.logpath.read_text()}")
+            try:
+                urllib.request.urlopen(f"{self.base}/api/v1/schema/", timeout=5).close()
+                return True
+            except (urllib.error.URLError, ConnectionError):
+                return False
+
+        wait_for(answering, timeout=90, interval=0.3)
+        return self
+
+    def fetch(self, path: str, headers: dict[str, str] | None = None, opener=None) -> tuple[int, Message, bytes]:
+        """(status, headers, raw body) of a GET; error statuses are returned, not raised.
+        `opener`: a urllib opener (one with a cookie jar, for a logged-in session)."""
+        request = urllib.request.Request(self.base + path, headers=headers or {})
+        open_url = opener.open if opener else urllib.request.urlopen
+        try:
+            with open_url(request, timeout=30) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
