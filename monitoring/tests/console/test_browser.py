@@ -18,8 +18,12 @@ from django.utils import timezone
 from connections.fleet import probe_connections
 from connections.models import Connection, ConnectionStatus
 from connections.tests.factories import ConnectionFactory
+from notifications.delivery import deliver
+from notifications.events import record_event
+from notifications.models import Delivery, NotificationRule
 from tasks.models import ExecutionStatus, Finding, TaskExecution
 from tasks.tests.factories import FindingFactory, TaskExecutionFactory, TaskFactory
+from testing.network import free_port
 from testing.wait import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -384,6 +388,7 @@ def a_fleet_with_trouble() -> dict[str, str]:
     some_findings(completed)
     failed = TaskExecution.objects.filter(task=task, status=ExecutionStatus.FAILED).first()
     finding = Finding.objects.filter(severity="critical").order_by("id").first()
+    rule, event, delivery = a_failed_notification(refused)
     return {
         "dashboard": "/admin/",
         "connections": "/admin/connections/connection/",
@@ -397,7 +402,32 @@ def a_fleet_with_trouble() -> dict[str, str]:
         "execution-failed": f"/admin/tasks/taskexecution/{failed.pk}/change/",
         "findings": "/admin/tasks/finding/",
         "finding": f"/admin/tasks/finding/{finding.pk}/change/",
+        "notification-rules": "/admin/notifications/notificationrule/",
+        "notification-rule": f"/admin/notifications/notificationrule/{rule.pk}/change/",
+        "notification-events": "/admin/notifications/notificationevent/",
+        "notification-event": f"/admin/notifications/notificationevent/{event.pk}/change/",
+        "deliveries": "/admin/notifications/delivery/",
+        "delivery": f"/admin/notifications/delivery/{delivery.pk}/change/",
     }
+
+
+def a_failed_notification(connection):
+    """An on-call webhook rule whose receiver is down: one event, one failed attempt."""
+    rule = NotificationRule.objects.create(
+        name="On-call webhook",
+        url=f"https://alerts:hunter2@127.0.0.1:{free_port()}/hooks/T0KEN-secret",
+        events=["connection_down", "connection_recovered", "execution_failed"],
+    )
+    event, _ = record_event(
+        key=f"connection_down:{connection.pk}:browser",
+        event="connection_down",
+        severity="critical",
+        message=f"{connection.name} is down: connection refused (2 failed probes in a row)",
+        connection=connection,
+    )
+    delivery = Delivery.objects.get(event=event)
+    deliver(delivery.pk)  # nothing listens: a failed attempt, a retry planned
+    return rule, event, delivery
 
 
 # The columns a DBA reads each list for, which must be on a 1280 px screen without scrolling.
