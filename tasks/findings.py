@@ -103,12 +103,12 @@ def record_findings(execution: TaskExecution, observed: Iterable[Observed], cove
     with transaction.atomic():
         # Runs of one connection record one at a time, so a problem never opens twice.
         Connection.objects.select_for_update().filter(pk=task.connection_id).first()
-        latest = {
-            finding.key: finding
-            for finding in Finding.objects.filter(connection_id=task.connection_id, key__in=list(by_key))
-            .order_by("key", "-id")
-            .distinct("key")
-        }
+        # The newest row of each problem (a problem that reopens reuses its row, so there is
+        # usually one). Plain ORDER BY rather than DISTINCT ON: `make run` runs on SQLite.
+        latest: dict[str, Finding] = {}
+        rows = Finding.objects.filter(connection_id=task.connection_id, key__in=list(by_key)).order_by("key", "-id")
+        for finding in rows.iterator(chunk_size=2000):
+            latest.setdefault(finding.key, finding)
         new, changed = [], []
         for key, item in by_key.items():
             finding = latest.get(key)

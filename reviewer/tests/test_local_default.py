@@ -30,6 +30,12 @@ from tasks.models import Task
 user = User.objects.create_superuser("admin", "admin@example.com", "pw-for-smoke-test")
 connection = Connection.objects.create(name="Local", host="127.0.0.1", database="postgres", username="postgres")
 Task.objects.create(name="Local health", task_type="health_check", connection=connection)
+Task.objects.create(
+    name="Local review",
+    task_type="database_review",
+    connection=connection,
+    config={"checks": ["logging_settings", "invalid_index", "superuser_role"]},
+)
 print(Token.objects.create(user=user).key)
 """
 
@@ -72,6 +78,23 @@ def test_the_sqlite_default_serves_the_api_and_runs_a_task(sqlite_env):
         assert row["status"] == "completed", (row, worker.log())
         assert row["result"]["is_healthy"] is True
         assert row["started_at"].endswith("Z")
+
+        # Findings tracked across runs work on SQLite too: the second run updates, not adds.
+        for _ in range(2):
+            status, body = web.request(f"{API}/tasks/2/execute", token, method="POST")
+            assert status == 200
+
+            def reviewed(execution_id=body["execution_id"]):
+                _, rows = web.request(f"{API}/tasks/2/executions", token)
+                return (
+                    rows and rows[0]["id"] == execution_id and rows[0]["status"] in ("completed", "failed") and rows[0]
+                )
+
+            review = wait_for(reviewed, timeout=90, interval=0.5)
+            assert review["status"] == "completed", (review, worker.log())
+        _, findings = web.request(f"{API}/findings?task_id=2", token)
+        assert len(findings) == review["result"]["issues_found"]
+        assert review["result"]["opened"] == 0
     finally:
         worker.stop()
         web.stop()
