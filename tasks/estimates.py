@@ -11,7 +11,7 @@ import statistics
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import OuterRef
+from django.db.models import OuterRef, QuerySet
 
 from connections.durations import human_duration
 from tasks.models import ExecutionStatus, Task, TaskExecution
@@ -32,12 +32,17 @@ def recent_durations(task_ids: set[int]) -> dict[int, list[float]]:
     if connection.vendor != "postgresql":
         # SQLite (development only) has no arrays: one small query per task.
         return {task_id: durations for task_id in task_ids if (durations := list(_last_durations(task_id)))}
-    rows = (
+    return {task_id: durations for task_id, durations in durations_query(task_ids) if durations}
+
+
+def durations_query(task_ids: set[int]) -> QuerySet:
+    """(task id, [durations, newest first]) of each task: PostgreSQL only (bench/api_scale.py
+    reads its plan)."""
+    return (
         Task.objects.filter(id__in=task_ids)
         .annotate(durations=ArraySubquery(_last_durations(OuterRef("id"))))
         .values_list("id", "durations")
     )
-    return {task_id: durations for task_id, durations in rows if durations}
 
 
 def _last_durations(task_id):
