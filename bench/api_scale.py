@@ -33,6 +33,7 @@ SIZES = {
     "large": {"executions": int(1_000_000 * SCALE), "statuses": int(5_000_000 * SCALE)},
 }
 REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS, TASKS, RUNNING = 100, 20, 5
 API = "/api/v1/monitoring"
 
@@ -103,7 +104,10 @@ def build(size: str) -> float:
             "error": "CASE WHEN mod(n, 33) = 0 THEN 'connection refused' END",
         }
         cur.execute(
-            runs.format(moment="now() - interval '2 days' - mod(n, 1036800) * interval '30 s'", **finished),
+            runs.format(
+                moment=f"now() - interval '2 days' - ({history_runs} - n) * interval '360 days' / {history_runs}",
+                **finished,
+            ),
             [history_runs],
         )
         cur.execute(runs.format(moment="now() - n * interval '30 s'", **finished), [100])
@@ -117,13 +121,31 @@ def build(size: str) -> float:
             ),
             [RUNNING],
         )
+        cur.execute(
+            """INSERT INTO task_findings (execution_id, task_id, connection_id, severity, category, subject, key,
+                   state, message, remedy, count, first_seen, last_seen, resolved_at, sample, database, "user",
+                   details, created_at)
+               SELECT e.id, e.task_id, t.connection_id, 'warning', 'deadlock', 'database', md5(e.id::text),
+                      'resolved', 'deadlock detected', '', 1, e.started_at, e.started_at, e.completed_at, '', 'app',
+                      '', '{}', e.completed_at
+               FROM task_executions e JOIN tasks_task t ON t.id = e.task_id
+               WHERE mod(e.id, 100) = 0 AND e.status <> 'running'"""
+        )
+        cur.execute(
+            """INSERT INTO task_finding_sightings (execution_id, finding_id, severity, message, count, first_seen,
+                   last_seen, sample, database, "user", details)
+               SELECT execution_id, id, severity, message, 1, first_seen, last_seen, '', database, "user", '{}'
+               FROM task_findings"""
+        )
         statuses = """INSERT INTO connection_status (connection_id, is_healthy, checked_at, response_time_ms,
                    server_version, error_message)
                SELECT c.ids[1 + mod(n, array_length(c.ids, 1))], mod(n, 10) <> 0, {moment}, 3.5, '15.4', NULL
                FROM (SELECT array_agg(id ORDER BY id) ids FROM connections_connection) c,
                     generate_series(1, %s) n"""
         cur.execute(
-            statuses.format(moment="now() - interval '1 day' - mod(n, 2592000) * interval '1 s'"),
+            statuses.format(
+                moment=f"now() - interval '1 day' - ({history_statuses} - n) * interval '30 days' / {history_statuses}"
+            ),
             [history_statuses],
         )
         cur.execute(statuses.format(moment="now() - (n / 100) * interval '1 minute'"), [CONNECTIONS * 10])
@@ -227,22 +249,57 @@ def plans() -> dict:
     }
 
 
-def child(size: str) -> None:
+def purge() -> dict:
+    """Time the execution purge of the oldest quarter of the history (with its findings)."""
+    from tasks.models import TaskExecution
+    from tasks.retention import purge_execution_history
+
+    before = TaskExecution.objects.count()
+    started = time.perf_counter()
+    deleted = purge_execution_history(days=2 + 270, max_batches=10**6)
+    seconds = time.perf_counter() - started
+    assert TaskExecution.objects.count() == before - deleted
+    return {"rows": deleted, "seconds": seconds}
+
+
+def child(phase: str, size: str) -> None:
     configure(size)
-    seconds = build(size)
-    print(json.dumps({"build_s": seconds, "endpoints": measure(), "plans": plans()}))
+    if phase == "build":
+        print(json.dumps({"build_s": build(size)}))
+    elif phase == "measure":
+        print(json.dumps({"endpoints": measure(), "plans": plans()}))
+    else:
+        print(json.dumps(purge()))
+
+
+def run_child(phase: str, size: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", phase, size], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    if done.returncode:
+        sys.exit(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     out = {}
     for size in SIZES:
-        print(f"building and measuring {size}: {SIZES[size]} ...", file=sys.stderr, flush=True)
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", size], capture_output=True, text=True, check=False, cwd=ROOT
-        )
-        if done.returncode:
-            sys.exit(done.stderr[-3000:])
-        out[size] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"building {size}: {SIZES[size]} ...", file=sys.stderr, flush=True)
+        out[size] = run_child("build", size)
+    # Alternate the scales (the machine is shared, its load drifts) and keep each
+    # endpoint's best p50 over the rounds.
+    for round_ in range(ROUNDS):
+        for size in SIZES:
+            print(f"measuring {size}, round {round_ + 1} of {ROUNDS} ...", file=sys.stderr, flush=True)
+            result = run_child("measure", size)
+            if "endpoints" not in out[size]:
+                out[size].update(result)
+                continue
+            for label, figures in result["endpoints"].items():
+                best = out[size]["endpoints"][label]
+                best["p50_ms"] = min(best["p50_ms"], figures["p50_ms"])
+    print("purging the oldest quarter of the large history ...", file=sys.stderr, flush=True)
+    purged = run_child("purge", "large")
     small, large = out["small"], out["large"]
     print(f"history: small {SIZES['small']}, large {SIZES['large']} (BENCH_SCALE={SCALE})")
     print(f"data generation: small {small['build_s']:.0f} s, large {large['build_s']:.0f} s")
@@ -259,10 +316,14 @@ def main() -> None:
     for label, s in small["plans"].items():
         big = large["plans"][label]
         print(f"  {label:22} {s['now']:>6} -> {big['now']:<6} | {s['before']:>6} -> {big['before']}")
+    rate = purged["rows"] / purged["seconds"]
+    print(
+        f"execution purge: {purged['rows']} rows (and their findings) in {purged['seconds']:.1f} s, {rate:,.0f} rows/s"
+    )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--child":
-        child(sys.argv[2])
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3])
     else:
         main()
