@@ -50,8 +50,9 @@ def delete_finished_executions(ids: list[int]) -> int:
         # Lock the rows first: a run the reaper fails meanwhile is finished by then or
         # stays, and no statement below sees a different set.
         marks = ", ".join(["%s"] * len(ids))
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""  # SQLite locks the file
         cursor.execute(
-            f"SELECT id FROM {table} WHERE id IN ({marks}) AND status IN (%s, %s) ORDER BY id FOR UPDATE",
+            f"SELECT id FROM {table} WHERE id IN ({marks}) AND status IN (%s, %s) ORDER BY id{lock}",
             [*ids, *FINISHED],
         )
         doomed = [row[0] for row in cursor.fetchall()]

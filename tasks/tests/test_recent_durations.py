@@ -33,7 +33,7 @@ def test_each_task_gets_its_newest_completed_durations_only():
     assert never.id not in durations
 
 
-def test_it_is_one_query_for_any_number_of_tasks():
+def test_it_is_one_query_for_any_number_of_tasks_on_postgresql():
     tasks = [TaskFactory() for _ in range(12)]
     for task in tasks:
         runs(task, ExecutionStatus.COMPLETED, *range(ESTIMATE_SAMPLE + 2))
@@ -41,5 +41,6 @@ def test_it_is_one_query_for_any_number_of_tasks():
     with CaptureQueriesContext(connection) as captured:
         durations = recent_durations({task.id for task in tasks})
 
-    assert len(captured.captured_queries) == 1
+    # SQLite (development only) has no arrays: one query per task there.
+    assert len(captured.captured_queries) == (1 if connection.vendor == "postgresql" else len(tasks))
     assert all(len(durations[task.id]) == ESTIMATE_SAMPLE for task in tasks)
