@@ -45,28 +45,35 @@ def purge_execution_history(days: int | None = None, max_batches: int = 200) -> 
 
 def delete_finished_executions(ids: list[int]) -> int:
     """Delete the finished executions among `ids` and everything that goes with them."""
-    table = TaskExecution._meta.db_table
+    table, findings, sightings = (m._meta.db_table for m in (TaskExecution, Finding, Sighting))
     with transaction.atomic(), connection.cursor() as cursor:
         # Lock the rows first: a run the reaper fails meanwhile is finished by then or
         # stays, and no statement below sees a different set.
-        marks = ", ".join(["%s"] * len(ids))
         lock = " FOR UPDATE" if connection.features.has_select_for_update else ""  # SQLite locks the file
+        among, params = _among(ids)
         cursor.execute(
-            f"SELECT id FROM {table} WHERE id IN ({marks}) AND status IN (%s, %s) ORDER BY id{lock}",
-            [*ids, *FINISHED],
+            f"SELECT id FROM {table} WHERE id {among} AND status IN (%s, %s) ORDER BY id{lock}", [*params, *FINISHED]
         )
         doomed = [row[0] for row in cursor.fetchall()]
         if not doomed:
             return 0
-        marks = ", ".join(["%s"] * len(doomed))
+        among, params = _among(doomed)
         for model, column in SET_NULL:
-            cursor.execute(f"UPDATE {model._meta.db_table} SET {column} = NULL WHERE {column} IN ({marks})", doomed)
-        findings = Finding._meta.db_table
+            cursor.execute(f"UPDATE {model._meta.db_table} SET {column} = NULL WHERE {column} {among}", params)
+        # Two statements, not one with OR: each reads its own index.
+        cursor.execute(f"DELETE FROM {sightings} WHERE execution_id {among}", params)
         cursor.execute(
-            f"DELETE FROM {Sighting._meta.db_table} WHERE execution_id IN ({marks})"
-            f" OR finding_id IN (SELECT id FROM {findings} WHERE execution_id IN ({marks}))",
-            doomed * 2,
+            f"DELETE FROM {sightings} WHERE finding_id IN (SELECT id FROM {findings} WHERE execution_id {among})",
+            params,
         )
-        cursor.execute(f"DELETE FROM {findings} WHERE execution_id IN ({marks})", doomed)
-        cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", doomed)
+        cursor.execute(f"DELETE FROM {findings} WHERE execution_id {among}", params)
+        cursor.execute(f"DELETE FROM {table} WHERE id {among}", params)
         return cursor.rowcount
+
+
+def _among(ids: list[int]) -> tuple[str, list]:
+    """`column <this>` matches `ids`: one array parameter on PostgreSQL (parsed and planned
+    once, whatever the batch size), a list of placeholders elsewhere."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [ids]
+    return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
