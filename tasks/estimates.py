@@ -22,9 +22,9 @@ ESTIMATE_SAMPLE = 10
 def recent_durations(task_ids: set[int]) -> dict[int, list[float]]:
     """Durations of the last ESTIMATE_SAMPLE completed runs of each task, in one query.
 
-    Each task reads its own newest runs down the (task, -id) index and stops at the
-    ESTIMATE_SAMPLE-th completed one, so the cost is tasks x ESTIMATE_SAMPLE, however long
-    the history. (A window function ranking each task's runs read all of them: PostgreSQL
+    Each task reads its own newest completed runs down a partial (task, -id) index and stops
+    at the ESTIMATE_SAMPLE-th, so the cost is tasks x ESTIMATE_SAMPLE, however long the
+    history and however many failed runs lie in between. (A window function ranking each task's runs read all of them: PostgreSQL
     does not stop a partitioned window early.)
     """
     if not task_ids:

@@ -168,6 +168,13 @@ class TaskExecution(models.Model):
             models.Index(EXECUTION_MOMENT, name="taskexec_moment_idx"),
             models.Index("status", EXECUTION_MOMENT, name="taskexec_status_moment_idx"),
             models.Index("task", EXECUTION_MOMENT, name="taskexec_task_moment_idx"),
+            # The estimates' sample (tasks/estimates.py): a task's last completed runs, read
+            # without stepping over its failed ones, however many.
+            models.Index(
+                fields=["task", "-id"],
+                condition=Q(status="completed", duration_seconds__isnull=False),
+                name="taskexec_task_completed_idx",
+            ),
         ]
 
     def __str__(self) -> str:

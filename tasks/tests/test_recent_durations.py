@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tasks.estimates import ESTIMATE_SAMPLE, recent_durations
-from tasks.models import ExecutionStatus
+from tasks.estimates import ESTIMATE_SAMPLE, durations_query, recent_durations
+from tasks.models import ExecutionStatus, TaskExecution
 from tasks.tests.factories import TaskExecutionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,3 +44,20 @@ def test_it_is_one_query_for_any_number_of_tasks_on_postgresql():
     # SQLite (development only) has no arrays: one query per task there.
     assert len(captured.captured_queries) == (1 if connection.vendor == "postgresql" else len(tasks))
     assert all(len(durations[task.id]) == ESTIMATE_SAMPLE for task in tasks)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL plan (the test suite's database)")
+def test_the_sample_is_read_from_the_completed_runs_index_past_any_number_of_failures():
+    task = TaskFactory()
+    runs(task, ExecutionStatus.COMPLETED, *range(ESTIMATE_SAMPLE))
+    TaskExecution.objects.bulk_create(TaskExecution(task=task, status=ExecutionStatus.FAILED) for _ in range(20_000))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE task_executions")
+    sql, params = durations_query({task.id}).query.sql_with_params()
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "taskexec_task_completed_idx" in plan, plan
+    assert sorted(recent_durations({task.id})[task.id]) == list(range(ESTIMATE_SAMPLE))
