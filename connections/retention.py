@@ -34,12 +34,16 @@ def purge_in_batches(
     max_batches: int,
     keep: Callable[[int], bool] = lambda row_id: False,
     only: Q | None = None,
+    delete: Callable[[list[int]], int] | None = None,
 ) -> int:
     """Delete rows of `model` whose `time_field` is before `cutoff`, oldest first.
 
     `only` narrows what may go (checked again in the DELETE itself, so a row that changed
     since it was read stays); `keep(id)` spares single rows. Stops at the first batch that
     reaches the retained part of the table, or after `max_batches`. Returns how many went.
+
+    `delete(ids)` replaces the default (Django's delete of the eligible rows among `ids`)
+    for a table whose children must go first in plain statements (tasks/retention.py).
     """
     deleted = 0
     after_id = 0
@@ -49,7 +53,9 @@ def purge_in_batches(
         if not rows:
             break
         old = [row[0] for row in rows if row[1] < cutoff and not keep(row[0])]
-        if old:
+        if old and delete is not None:
+            deleted += delete(old)
+        elif old:
             deleted += eligible.filter(id__in=old).delete()[0]
         if rows[-1][1] >= cutoff:
             break  # reached the retained part of the history

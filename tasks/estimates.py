@@ -7,34 +7,51 @@ an even count, the mean of the middle two); the API and the console both show it
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import OuterRef, QuerySet
 
 from connections.durations import human_duration
-from tasks.models import ExecutionStatus, TaskExecution
+from tasks.models import ExecutionStatus, Task, TaskExecution
 
 ESTIMATE_SAMPLE = 10
 
 
 def recent_durations(task_ids: set[int]) -> dict[int, list[float]]:
-    """Durations of the last ESTIMATE_SAMPLE completed runs of each task, in one query."""
+    """Durations of the last ESTIMATE_SAMPLE completed runs of each task, in one query.
+
+    Each task reads its own newest completed runs down a partial (task, -id) index and stops
+    at the ESTIMATE_SAMPLE-th, so the cost is tasks x ESTIMATE_SAMPLE, however long the
+    history and however many failed runs lie in between. (A window function ranking each task's runs read all of them: PostgreSQL
+    does not stop a partitioned window early.)
+    """
     if not task_ids:
         return {}
-    rows = (
-        TaskExecution.objects.filter(
-            task_id__in=task_ids, status=ExecutionStatus.COMPLETED, duration_seconds__isnull=False
-        )
-        .annotate(rank=Window(RowNumber(), partition_by=[F("task_id")], order_by=F("id").desc()))
-        .filter(rank__lte=ESTIMATE_SAMPLE)
-        .values_list("task_id", "duration_seconds")
+    if connection.vendor != "postgresql":
+        # SQLite (development only) has no arrays: one small query per task.
+        return {task_id: durations for task_id in task_ids if (durations := list(_last_durations(task_id)))}
+    return {task_id: durations for task_id, durations in durations_query(task_ids) if durations}
+
+
+def durations_query(task_ids: set[int]) -> QuerySet:
+    """(task id, [durations, newest first]) of each task: PostgreSQL only (bench/api_scale.py
+    reads its plan)."""
+    return (
+        Task.objects.filter(id__in=task_ids)
+        .annotate(durations=ArraySubquery(_last_durations(OuterRef("id"))))
+        .values_list("id", "durations")
     )
-    durations: dict[int, list[float]] = defaultdict(list)
-    for task_id, seconds in rows:
-        durations[task_id].append(seconds)
-    return durations
+
+
+def _last_durations(task_id):
+    """The task's newest ESTIMATE_SAMPLE completed durations (newest first)."""
+    return (
+        TaskExecution.objects.filter(task_id=task_id, status=ExecutionStatus.COMPLETED, duration_seconds__isnull=False)
+        .order_by("-id")
+        .values_list("duration_seconds", flat=True)[:ESTIMATE_SAMPLE]
+    )
 
 
 def usual_duration(task_id: int) -> str | None:

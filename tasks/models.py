@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from connections.models import Connection
@@ -126,6 +127,12 @@ class Trigger(models.TextChoices):
     SCHEDULED = "scheduled"
 
 
+# When a run counts as having happened for the API's `since`: when it started, or when it
+# was queued if no worker has started it yet. Indexed as an expression (below) so the
+# `since` filters read the recent runs only, however long the history.
+EXECUTION_MOMENT = Coalesce("started_at", "created_at")
+
+
 class TaskExecution(models.Model):
     """One run of a task: queued (pending), claimed by a worker (running), then finished."""
 
@@ -156,6 +163,18 @@ class TaskExecution(models.Model):
         indexes = [
             models.Index(fields=["task", "-id"], name="taskexec_task_latest_idx"),
             models.Index(fields=["status", "-id"], name="taskexec_status_idx"),
+            # The API's `since` filters (monitoring/api/params.py since_filter), alone or
+            # with `status` or `task_id`.
+            models.Index(EXECUTION_MOMENT, name="taskexec_moment_idx"),
+            models.Index("status", EXECUTION_MOMENT, name="taskexec_status_moment_idx"),
+            models.Index("task", EXECUTION_MOMENT, name="taskexec_task_moment_idx"),
+            # The estimates' sample (tasks/estimates.py): a task's last completed runs, read
+            # without stepping over its failed ones, however many.
+            models.Index(
+                fields=["task", "-id"],
+                condition=Q(status="completed", duration_seconds__isnull=False),
+                name="taskexec_task_completed_idx",
+            ),
         ]
 
     def __str__(self) -> str:
