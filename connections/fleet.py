@@ -1,8 +1,9 @@
-"""Probing the whole fleet in one round: concurrent probes, bounded concurrency.
+"""Probing a set of connections now, in this process: the console's "Check now", benches.
+Scheduled rounds are shared by every probe worker instead (connections/rounds.py).
 
 Each probe is a blocking libpq connect under its own deadline (connect_timeout), run in a
-thread pool of PROBE_CONCURRENCY threads, at most PROBE_MAX_PER_SERVER at once per server. libpq waits with the GIL released, so threads cost
-little, and a dead host holds one slot for one timeout while the others move on: with at
+thread pool of PROBE_CONCURRENCY threads, at most PROBE_MAX_PER_SERVER at once per server.
+libpq waits with the GIL released, so threads cost little, and a dead host holds one slot for one timeout while the others move on: with at
 least as many slots as dead hosts, a round takes about one timeout however large the fleet.
 
 Threads only talk to the databases under review; the results are written by the calling
