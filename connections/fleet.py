@@ -1,8 +1,9 @@
-"""Probing the whole fleet in one round: concurrent probes, bounded concurrency.
+"""Probing a set of connections now, in this process: the console's "Check now", benches.
+Scheduled rounds are shared by every probe worker instead (connections/rounds.py).
 
 Each probe is a blocking libpq connect under its own deadline (connect_timeout), run in a
-thread pool of PROBE_CONCURRENCY threads. libpq waits with the GIL released, so threads cost
-little, and a dead host holds one slot for one timeout while the others move on: with at
+thread pool of PROBE_CONCURRENCY threads, at most PROBE_MAX_PER_SERVER at once per server.
+libpq waits with the GIL released, so threads cost little, and a dead host holds one slot for one timeout while the others move on: with at
 least as many slots as dead hosts, a round takes about one timeout however large the fleet.
 
 Threads only talk to the databases under review; the results are written by the calling
@@ -14,16 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.cache import cache
-
 from connections.models import Connection, ConnectionStatus
-from connections.probe import ProbeResult, probe
-from connections.signals import send_probe_recorded
-from connections.status import CACHE_SECONDS, cache_key, status_row
+from connections.rounds import probe_with_bounds
+from connections.status import store_results
 
 logger = logging.getLogger(__name__)
 
@@ -35,23 +31,15 @@ class RoundSummary:
     seconds: float
 
 
-def probe_connections(connections: list[Connection], concurrency: int | None = None) -> list[ConnectionStatus]:
-    """Probe every connection concurrently and store each result as its latest status."""
-    if not connections:
-        return []
-    workers = max(1, min(concurrency or settings.PROBE_CONCURRENCY, len(connections)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
-        results: list[ProbeResult] = list(pool.map(probe, connections))
-    statuses = ConnectionStatus.objects.bulk_create(
-        [status_row(connection, result) for connection, result in zip(connections, results, strict=True)]
-    )
-    cache.set_many({cache_key(status.connection_id): status for status in statuses}, CACHE_SECONDS)
-    send_probe_recorded(statuses)
-    return statuses
+def probe_connections(connections: list[Connection]) -> list[ConnectionStatus]:
+    """Probe every connection now (concurrently, bounded per server) and store each result as
+    its latest status; in the given order. The console's "Check now" and in-process rounds."""
+    return store_results(probe_with_bounds(connections))
 
 
 def probe_fleet() -> RoundSummary:
-    """One probe round over every active connection."""
+    """One probe round over every active connection, in this process (benches, tests).
+    Scheduled rounds are shared by the probe workers instead: see connections.rounds."""
     started = time.monotonic()
     connections = list(Connection.objects.filter(is_active=True).order_by("id"))
     statuses = probe_connections(connections)

@@ -2,7 +2,8 @@
 
 `probe_recorded` is sent once per stored batch of probe results, after the rows are saved:
 by `record_probe` (on-demand checks, `POST …/check`, health_check reviews) with one status and
-by `probe_connections` (scheduled rounds, the console's "Check now") with the whole round.
+by `store_results` with a batch: each chunk of a scheduled round (connections/rounds.py), the
+console's "Check now".
 Receivers get `statuses`: the saved ConnectionStatus rows, in id order.
 
 Senders use `send_robust`: a failing receiver is logged and never fails a probe.

@@ -33,6 +33,17 @@ def status_row(connection: Connection, result: ProbeResult) -> ConnectionStatus:
     )
 
 
+def store_results(probed: list[tuple[Connection, ProbeResult]]) -> list[ConnectionStatus]:
+    """Store probe results in one bulk INSERT, cache each as the latest status, and tell
+    the listeners (notifications) once, with the whole list."""
+    if not probed:
+        return []
+    statuses = ConnectionStatus.objects.bulk_create([status_row(connection, result) for connection, result in probed])
+    cache.set_many({cache_key(status.connection_id): status for status in statuses}, CACHE_SECONDS)
+    send_probe_recorded(statuses)
+    return statuses
+
+
 def record_probe(connection: Connection) -> ConnectionStatus:
     """Probe now, keep the result as a history row, and make it the cached latest status."""
     status = status_row(connection, probe(connection))

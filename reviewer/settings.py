@@ -312,6 +312,15 @@ PROBE_STALE_AFTER_SECONDS = env_int("PROBE_STALE_AFTER_SECONDS", 3 * PROBE_INTER
 # Probe threads per round. A dead host holds a slot for a whole connect_timeout; with at least
 # as many slots as dead hosts a round costs about one timeout (sized for 10% dead of 640).
 PROBE_CONCURRENCY = env_int("PROBE_CONCURRENCY", 64, minimum=1)
+# Rounds shared by every probe worker (connections/rounds.py): beat publishes the due
+# connections in chunks of PROBE_CHUNK_SIZE, each one message on the probes queue. A chunk
+# runs at most PROBE_MAX_PER_SERVER attempts at once against one (host, port). A connection
+# whose latest result is younger than PROBE_FRESH_SECONDS is not due; half an interval, because
+# a round's results land up to a round's length after it starts, and a full interval would skip
+# them every other round.
+PROBE_CHUNK_SIZE = env_int("PROBE_CHUNK_SIZE", 100, minimum=1)
+PROBE_MAX_PER_SERVER = env_int("PROBE_MAX_PER_SERVER", 8, minimum=1)
+PROBE_FRESH_SECONDS = env_int("PROBE_FRESH_SECONDS", PROBE_INTERVAL_SECONDS // 2, minimum=1)
 
 # --- Beat: what runs periodically, and on which queue ------------------------------------------
 # Housekeeping goes to the probes queue so that a backlog of long reviews never delays it.
@@ -324,7 +333,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "probes", "expires": 10},
     },
     "probe-fleet": {
-        "task": "connections.probe_fleet",
+        "task": "connections.probe_round",
         "schedule": float(PROBE_INTERVAL_SECONDS),
         "options": {"queue": "probes", "expires": PROBE_INTERVAL_SECONDS},
     },

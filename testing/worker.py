@@ -36,8 +36,11 @@ class WorkerProcess:
         concurrency: int = 1,
         extra_env: dict | None = None,
         database_url=_FROM_TEST_DB,
+        name: str | None = None,
     ) -> None:
-        """`database_url`: the test database by default; None for the SQLite default."""
+        """`database_url`: the test database by default; None for the SQLite default.
+        `name`: the worker's node name (before the @host); unique by default."""
+        self.name = name
         self.database_url = database_url
         self.queues = queues
         self.concurrency = concurrency
@@ -78,7 +81,7 @@ class WorkerProcess:
                 "--without-gossip",
                 "--without-mingle",
                 "-n",
-                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+                f"{self.name or f'test-{os.getpid()}-{time.monotonic_ns()}'}@%h",
             ],
             cwd=ROOT,
             env=env,
