@@ -26,11 +26,20 @@ class WebServer:
         self.proc: subprocess.Popen | None = None
         self.logpath = Path(f"/tmp/reviewer-test-web-{self.port}.log")
 
+    # What runs, where, and how long it may take to answer (subclasses serve other commands).
+    start_timeout = 60
+
+    def command(self) -> list[str]:
+        return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
+
+    def workdir(self) -> Path:
+        return ROOT
+
     def start(self) -> WebServer:
         self.log = open(self.logpath, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
-            cwd=ROOT,
+            self.command(),
+            cwd=self.workdir(),
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -39,14 +48,14 @@ class WebServer:
 
         def answering() -> bool:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"web server exited:\n{self.logpath.read_text()}")
+                raise RuntimeError(f"{type(self).__name__} exited:\n{self.logpath.read_text()}")
             try:
                 urllib.request.urlopen(f"{self.base}/api/v1/schema/", timeout=5).close()
                 return True
             except (urllib.error.URLError, ConnectionError):
                 return False
 
-        wait_for(answering, timeout=60, interval=0.3)
+        wait_for(answering, timeout=self.start_timeout, interval=0.3)
         return self
 
     def request(self, path: str, token: str | None = None, method: str = "GET") -> tuple[int, object]:
