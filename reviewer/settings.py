@@ -468,6 +468,6 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "reviewer.static_storage.GzipManifestStaticFilesStorage"
     },
 }

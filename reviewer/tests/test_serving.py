@@ -111,6 +111,15 @@ def test_static_files_are_sent_compressed_to_clients_that_accept_it(server):
     assert len(body) < len(plain) / 2
 
 
+def test_the_start_compresses_with_gzip_only_whatever_is_installed(server):
+    # brotli at its highest level would add about a minute of CPU to every start on 2 cores,
+    # and the load bench's HTTP client installs it (reviewer/static_storage.py).
+    collected = [path.name for path in (server.state_dir / "static").rglob("*") if path.is_file()]
+
+    assert any(name.endswith(".css.gz") for name in collected)
+    assert not [name for name in collected if name.endswith(".br")]
+
+
 def test_the_api_answers_401_json_without_a_token_and_200_with_one(server, staff):
     ConnectionStatus.objects.create(
         connection=ConnectionFactory(name="Production DB"), is_healthy=True, checked_at=datetime.now(UTC)
