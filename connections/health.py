@@ -15,7 +15,7 @@ from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from connections.models import Connection, ConnectionStatus
+from connections.models import Connection, ConnectionStatus, staleness_message
 
 
 def current_since(now: datetime | None = None) -> datetime:
@@ -47,17 +47,31 @@ class ConnectionHealth:
 
     @property
     def is_healthy(self) -> bool | None:
-        if self.status is None:
-            return None
-        return self.status.is_healthy and self.stale is None
+        return self._judged[0]
 
     @property
     def error_message(self) -> str | None:
+        return self._judged[1]
+
+    @property
+    def _judged(self) -> tuple[bool | None, str | None]:
         if self.status is None:
-            return None
-        if not self.status.is_healthy:
-            return self.status.error_message  # already unhealthy: its own error says more
-        return self.stale
+            return None, None
+        return judged(self.status.is_healthy, self.status.checked_at, self.status.error_message)
+
+
+def judged(
+    is_healthy: bool, checked_at: datetime, error_message: str | None, now: datetime | None = None
+) -> tuple[bool, str | None]:
+    """(is_healthy, error_message) of a latest probe result as reported at `now`.
+
+    An unhealthy result keeps its own error, which says more; a healthy one older than
+    PROBE_STALE_AFTER_SECONDS is reported unhealthy, with how long no result has arrived.
+    """
+    if not is_healthy:
+        return False, error_message
+    stale = staleness_message(checked_at, now)
+    return stale is None, stale
 
 
 def active_connections_health() -> list[ConnectionHealth]:

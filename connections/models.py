@@ -105,13 +105,19 @@ class ConnectionStatus(models.Model):
         return f"{self.connection_id} {state} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
 
     def staleness_message(self, now: datetime | None = None) -> str | None:
-        """Why this result no longer counts as current, or None while it is fresh.
+        """Why this result no longer counts as current, or None while it is fresh."""
+        return staleness_message(self.checked_at, now)
 
-        Probes run every PROBE_INTERVAL_SECONDS; a latest result older than
-        PROBE_STALE_AFTER_SECONDS means the probe worker or beat is down, and a dead prober
-        must never look like a healthy fleet.
-        """
-        age = ((now or timezone.now()) - self.checked_at).total_seconds()
-        if age <= settings.PROBE_STALE_AFTER_SECONDS:
-            return None
-        return f"no probe result for {human_duration(age)}: are the probe worker and beat running?"
+
+def staleness_message(checked_at: datetime, now: datetime | None = None) -> str | None:
+    """Why a probe result checked at `checked_at` no longer counts as current, or None while
+    it is fresh.
+
+    Probes run every PROBE_INTERVAL_SECONDS; a latest result older than
+    PROBE_STALE_AFTER_SECONDS means the probe worker or beat is down, and a dead prober
+    must never look like a healthy fleet.
+    """
+    age = ((now or timezone.now()) - checked_at).total_seconds()
+    if age <= settings.PROBE_STALE_AFTER_SECONDS:
+        return None
+    return f"no probe result for {human_duration(age)}: are the probe worker and beat running?"

@@ -1,4 +1,7 @@
-"""Storing probe results and reading a connection's current status (cached in Redis)."""
+"""Storing probe results, and probing now on request (single flight).
+
+Reads of the current status go through connections/fleet_status.py, whose cache every stored
+result invalidates (through `probe_recorded`)."""
 
 from __future__ import annotations
 
@@ -14,12 +17,6 @@ from connections.signals import send_probe_recorded
 
 logger = logging.getLogger(__name__)
 
-CACHE_SECONDS = 24 * 3600
-
-
-def cache_key(connection_id: int) -> str:
-    return f"connection-status:{connection_id}"
-
 
 def status_row(connection: Connection, result: ProbeResult) -> ConnectionStatus:
     """The history row of a probe result (not saved yet)."""
@@ -34,33 +31,20 @@ def status_row(connection: Connection, result: ProbeResult) -> ConnectionStatus:
 
 
 def store_results(probed: list[tuple[Connection, ProbeResult]]) -> list[ConnectionStatus]:
-    """Store probe results in one bulk INSERT, cache each as the latest status, and tell
-    the listeners (notifications) once, with the whole list."""
+    """Store probe results in one bulk INSERT and tell the listeners (the fleet status cache,
+    notifications) once, with the whole list."""
     if not probed:
         return []
     statuses = ConnectionStatus.objects.bulk_create([status_row(connection, result) for connection, result in probed])
-    cache.set_many({cache_key(status.connection_id): status for status in statuses}, CACHE_SECONDS)
     send_probe_recorded(statuses)
     return statuses
 
 
 def record_probe(connection: Connection) -> ConnectionStatus:
-    """Probe now, keep the result as a history row, and make it the cached latest status."""
+    """Probe now, keep the result as a history row, and tell the listeners."""
     status = status_row(connection, probe(connection))
     status.save()
-    cache.set(cache_key(connection.id), status, CACHE_SECONDS)
     send_probe_recorded([status])
-    return status
-
-
-def cached_status(connection: Connection) -> ConnectionStatus | None:
-    """The newest stored probe result: from the cache, else the database (then cached)."""
-    status = cache.get(cache_key(connection.id))
-    if status is not None:
-        return status
-    status = connection.latest_status()
-    if status is not None:
-        cache.set(cache_key(connection.id), status, CACHE_SECONDS)
     return status
 
 

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 
@@ -6,6 +8,13 @@ class MonitoringConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "monitoring"
     default = True  # the config of the "monitoring" entry in INSTALLED_APPS
+
+    def ready(self) -> None:
+        # The API's token cache listens for revocations (a deleted token, a saved user); the
+        # module imports the token model, which exists only once the apps are loaded.
+        from monitoring.api import authentication
+
+        authentication.connect()
 
 
 class ConsoleAdminConfig(admin_apps.AdminConfig):

@@ -143,6 +143,9 @@ if DATABASE_URL:
     CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 0 if DEBUG else 60)
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, with a health check of a kept connection that asks the server
+        # only when its socket says something happened (reviewer/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "reviewer.postgresql"
         # An unreachable application database fails a request or a task, it does not hang it.
         options = DATABASES["default"].setdefault("OPTIONS", {})
         options.setdefault("connect_timeout", 10)
@@ -251,10 +254,19 @@ PROBE_APPLICATION_NAME = "postgresql-reviewer"
 # --- REST API ---------------------------------------------------------------------------------
 REVIEWER_PUBLIC_READ = env_bool("REVIEWER_PUBLIC_READ", False)
 API_LIMIT_MAX = 1000
+# A token's user is kept in the cache this long after a lookup (0: look it up on every
+# request). Deleting a token or saving its user through the service revokes it at once; a
+# change made past the service (raw SQL) applies within this time.
+API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 30)
+# The fleet status (GET /connections/status) is cached until a probe result or a connection
+# changes; this bounds how long a change the service did not see (raw SQL, Redis down at that
+# moment) can go unseen. 0 reads the database on every request. Staleness is judged at read
+# time either way.
+FLEET_STATUS_CACHE_SECONDS = env_int("FLEET_STATUS_CACHE_SECONDS", 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "monitoring.api.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["monitoring.api.permissions.ReadableByPolicy"],

@@ -93,6 +93,30 @@ class PgCluster:
         )
         return self
 
+    def restart(self, mode: str = "fast") -> None:
+        """Restart on the same port; `mode` is pg_ctl's shutdown mode (fast: sessions are told
+        and closed; immediate: the server stops at once, as in a crash)."""
+        subprocess.run(
+            _as_postgres(
+                [
+                    pg_bin("pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-l",
+                    str(self.logfile),
+                    "-m",
+                    mode,
+                    "-w",
+                    "-t",
+                    "60",
+                    "restart",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=90,
+        )
+
     def stop(self) -> None:
         subprocess.run(
             _as_postgres([pg_bin("pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"]),

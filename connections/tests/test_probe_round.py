@@ -7,8 +7,8 @@ import time
 import pytest
 
 from connections.fleet import probe_fleet
+from connections.fleet_status import connection_status
 from connections.models import ConnectionStatus
-from connections.status import cached_status
 from connections.tests.factories import ConnectionFactory
 from testing.network import BlackHole
 
@@ -38,10 +38,10 @@ def test_a_round_probes_every_active_connection_and_stores_each_result(blackhole
     # 2 s timeout. The bound is generous: it catches serial probing, not a slow machine.
     assert elapsed < 12
     for connection in healthy:
-        status = cached_status(connection)
+        status = connection_status(connection.id)
         assert status.is_healthy and status.server_version
     for connection in dead:
-        status = cached_status(connection)
+        status = connection_status(connection.id)
         assert not status.is_healthy
         assert status.error_message == "connection timeout expired"
     assert not ConnectionStatus.objects.filter(connection=inactive).exists()

@@ -10,6 +10,8 @@ from datetime import datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from connections.fleet_status import FleetEntry
+from connections.health import judged
 from connections.models import ConnectionStatus
 from tasks.models import ExecutionStatus, Finding, FindingState, Severity, Sighting, TaskExecution
 from tasks.timestamps import utc_iso
@@ -80,6 +82,28 @@ class ConnectionStatusSerializer(serializers.Serializer):
     response_time_ms = serializers.IntegerField(source="status.response_time_ms", allow_null=True)
     server_version = serializers.CharField(source="status.server_version", allow_null=True)
     error_message = serializers.CharField(allow_null=True)
+
+
+def fleet_status_item(entry: FleetEntry, now: datetime) -> dict:
+    """One item of GET /connections/status, exactly as ConnectionStatusSerializer describes it
+    (which stays the schema's and the detail's), built in one pass: the list is the most read
+    response of the API, and its health is judged at `now`, not when it was cached."""
+    if entry.checked_at is None:
+        is_healthy = error_message = None
+    else:
+        is_healthy, error_message = judged(entry.is_healthy, entry.checked_at, entry.error_message, now)
+    return {
+        "connection_id": entry.connection_id,
+        "name": entry.name,
+        "host": entry.host,
+        "port": entry.port,
+        "database": entry.database,
+        "is_healthy": is_healthy,
+        "last_check": utc_timestamp(entry.checked_at),
+        "response_time_ms": entry.response_time_ms,
+        "server_version": entry.server_version,
+        "error_message": error_message,
+    }
 
 
 class HealthyCheckSerializer(serializers.Serializer):

@@ -8,6 +8,7 @@ Every list is bounded (`limit`, at most API_LIMIT_MAX) and costs a fixed number 
 from __future__ import annotations
 
 from django.db.models import Model
+from django.utils import timezone
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
@@ -15,9 +16,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from connections import health
+from connections import fleet_status, health
 from connections.models import Connection
-from connections.status import cached_status, check_connection, record_probe
+from connections.status import check_connection, record_probe
 from monitoring.api import schema
 from monitoring.api.params import (
     parse_category,
@@ -35,6 +36,7 @@ from monitoring.api.serializers import (
     RunningTaskSerializer,
     SightingSerializer,
     check_result,
+    fleet_status_item,
 )
 from tasks import estimates
 from tasks.models import ExecutionStatus, Finding, FindingState, Severity, Sighting, Task, TaskExecution, Trigger
@@ -150,16 +152,23 @@ class ConnectionViewSet(MonitoringViewSet):
     @schema.connection_status_list
     @action(detail=False, methods=["get"], url_path="status", url_name="status-list")
     def fleet_status(self, request: Request) -> Response:
-        """Every active connection with its latest probe result."""
-        return Response(ConnectionStatusSerializer(health.active_connections_health(), many=True).data)
+        """Every active connection with its latest probe result (cached; judged now)."""
+        now = timezone.now()
+        return Response([fleet_status_item(entry, now) for entry in fleet_status.fleet_status()])
 
     @schema.connection_status_detail
     @action(detail=True, methods=["get"], url_path="status", url_name="status-detail")
     def status(self, request: Request, connection_id: str) -> Response:
         """The cached latest result, else a probe now."""
-        connection = row_or_404(Connection, connection_id)
-        status = cached_status(connection) or record_probe(connection)
-        return Response(ConnectionStatusSerializer(health.ConnectionHealth(connection, status)).data)
+        entry = fleet_status.connection_status(path_id(connection_id))
+        if entry is None:
+            raise NotFound("Connection not found.")
+        if entry.checked_at is None:  # never probed: probe now
+            connection = row_or_404(Connection, connection_id)
+            return Response(
+                ConnectionStatusSerializer(health.ConnectionHealth(connection, record_probe(connection))).data
+            )
+        return Response(fleet_status_item(entry, timezone.now()))
 
     @schema.connection_check
     @action(detail=True, methods=["post"], required_permission="connections.check_connection")

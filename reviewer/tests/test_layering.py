@@ -26,6 +26,8 @@ ALLOWED = {
 # loads what imports the models, as Django requires (the review registry; the receivers and
 # the config section through which notifications hears from the apps below it).
 DEFERRED_ALLOWED = {
+    ("connections.apps", "connections.fleet_status"),
+    ("monitoring.apps", "monitoring.api.authentication"),
     ("tasks.apps", "tasks.reviews.registry"),
     ("notifications.apps", "notifications.config"),
     ("notifications.apps", "notifications.receivers"),

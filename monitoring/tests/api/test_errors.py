@@ -6,7 +6,7 @@ import logging
 
 from django.test import RequestFactory
 
-from connections import health
+from connections import fleet_status
 from monitoring.api import errors
 from monitoring.tests.conftest import API, assert_json_error
 from tasks import estimates
@@ -28,7 +28,7 @@ def test_an_unexpected_error_in_a_view_is_a_json_500_and_is_logged(reader, monke
 
 def test_an_unexpected_error_is_json_even_with_debug_on(reader, monkeypatch, settings):
     settings.DEBUG = True
-    monkeypatch.setattr(health, "active_connections_health", lambda: 1 / 0)
+    monkeypatch.setattr(fleet_status, "fleet_status", lambda: 1 / 0)
 
     assert_json_error(reader.get(f"{API}/connections/status"), 500)
 

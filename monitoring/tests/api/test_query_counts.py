@@ -60,8 +60,17 @@ def test_a_list_endpoint_makes_the_same_few_queries_for_2_or_20_rows(anonymous, 
     assert few == many == expected
 
 
-def test_a_cached_connection_status_is_one_query(anonymous, public_read):
+def test_a_connection_status_is_two_queries_after_a_new_result_and_none_until_the_next(anonymous, public_read):
     connection = ConnectionFactory()
-    anonymous.get(f"{API}/connections/{connection.id}/status")  # probes once and caches
+    anonymous.get(f"{API}/connections/{connection.id}/status")  # probes once
 
-    assert queries_of(anonymous, f"{API}/connections/{connection.id}/status") == 1
+    # The connection with its latest status id, then that status; then from the cache.
+    assert queries_of(anonymous, f"{API}/connections/{connection.id}/status") == 2
+    assert queries_of(anonymous, f"{API}/connections/{connection.id}/status") == 0
+
+
+def test_the_fleet_status_needs_no_query_until_something_changes(anonymous, public_read):
+    fleet(3)
+    assert queries_of(anonymous, f"{API}/connections/status") == 2
+
+    assert queries_of(anonymous, f"{API}/connections/status") == 0
