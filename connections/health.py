@@ -57,21 +57,28 @@ class ConnectionHealth:
     def _judged(self) -> tuple[bool | None, str | None]:
         if self.status is None:
             return None, None
-        return judged(self.status.is_healthy, self.status.checked_at, self.status.error_message)
+        return HealthJudge()(self.status.is_healthy, self.status.checked_at, self.status.error_message)
 
 
-def judged(
-    is_healthy: bool, checked_at: datetime, error_message: str | None, now: datetime | None = None
-) -> tuple[bool, str | None]:
-    """(is_healthy, error_message) of a latest probe result as reported at `now`.
+class HealthJudge:
+    """The health rule at one moment, for judging many latest results at once (a fleet).
 
-    An unhealthy result keeps its own error, which says more; a healthy one older than
-    PROBE_STALE_AFTER_SECONDS is reported unhealthy, with how long no result has arrived.
+    An unhealthy result keeps its own error, which says more; a healthy one checked before
+    `current_since(now)` (older than PROBE_STALE_AFTER_SECONDS) is reported unhealthy, with
+    how long no result has arrived.
     """
-    if not is_healthy:
-        return False, error_message
-    stale = staleness_message(checked_at, now)
-    return stale is None, stale
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or timezone.now()
+        self.current_since = current_since(self.now)
+
+    def __call__(self, is_healthy: bool, checked_at: datetime, error_message: str | None) -> tuple[bool, str | None]:
+        """(is_healthy, error_message) of a latest probe result, as reported."""
+        if not is_healthy:
+            return False, error_message
+        if checked_at >= self.current_since:
+            return True, None
+        return False, staleness_message(checked_at, self.now)
 
 
 def active_connections_health() -> list[ConnectionHealth]:

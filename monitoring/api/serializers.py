@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from connections.fleet_status import FleetEntry
-from connections.health import judged
+from connections.health import HealthJudge
 from connections.models import ConnectionStatus
 from tasks.models import ExecutionStatus, Finding, FindingState, Severity, Sighting, TaskExecution
 from tasks.timestamps import utc_iso
@@ -84,14 +84,15 @@ class ConnectionStatusSerializer(serializers.Serializer):
     error_message = serializers.CharField(allow_null=True)
 
 
-def fleet_status_item(entry: FleetEntry, now: datetime) -> dict:
-    """One item of GET /connections/status, exactly as ConnectionStatusSerializer describes it
-    (which stays the schema's and the detail's), built in one pass: the list is the most read
-    response of the API, and its health is judged at `now`, not when it was cached."""
+def fleet_status_item(entry: FleetEntry, judge: HealthJudge) -> dict:
+    """One item of GET /connections/status (and the body of /connections/{id}/status), exactly
+    as ConnectionStatusSerializer describes it (which stays the schema's), built in one pass:
+    the list is the most read response of the API. Its health is judged by `judge`, at the
+    time of the request, not when the entry was cached."""
     if entry.checked_at is None:
         is_healthy = error_message = None
     else:
-        is_healthy, error_message = judged(entry.is_healthy, entry.checked_at, entry.error_message, now)
+        is_healthy, error_message = judge(entry.is_healthy, entry.checked_at, entry.error_message)
     return {
         "connection_id": entry.connection_id,
         "name": entry.name,

@@ -8,7 +8,6 @@ Every list is bounded (`limit`, at most API_LIMIT_MAX) and costs a fixed number 
 from __future__ import annotations
 
 from django.db.models import Model
-from django.utils import timezone
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
@@ -153,8 +152,8 @@ class ConnectionViewSet(MonitoringViewSet):
     @action(detail=False, methods=["get"], url_path="status", url_name="status-list")
     def fleet_status(self, request: Request) -> Response:
         """Every active connection with its latest probe result (cached; judged now)."""
-        now = timezone.now()
-        return Response([fleet_status_item(entry, now) for entry in fleet_status.fleet_status()])
+        judge = health.HealthJudge()
+        return Response([fleet_status_item(entry, judge) for entry in fleet_status.fleet_status()])
 
     @schema.connection_status_detail
     @action(detail=True, methods=["get"], url_path="status", url_name="status-detail")
@@ -168,7 +167,7 @@ class ConnectionViewSet(MonitoringViewSet):
             return Response(
                 ConnectionStatusSerializer(health.ConnectionHealth(connection, record_probe(connection))).data
             )
-        return Response(fleet_status_item(entry, timezone.now()))
+        return Response(fleet_status_item(entry, health.HealthJudge()))
 
     @schema.connection_check
     @action(detail=True, methods=["post"], required_permission="connections.check_connection")
