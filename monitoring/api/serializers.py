@@ -13,6 +13,7 @@ from rest_framework import serializers
 from connections.fleet_status import FleetEntry
 from connections.health import HealthJudge
 from connections.models import ConnectionStatus
+from tasks.estimates import RunningRun
 from tasks.models import ExecutionStatus, Finding, FindingState, Severity, Sighting, TaskExecution
 from tasks.timestamps import utc_iso
 
@@ -146,6 +147,20 @@ class RunningTaskSerializer(serializers.Serializer):
     estimated_duration = serializers.CharField(
         allow_null=True, help_text="From the median of the task's last 10 completed runs; null without any."
     )
+
+
+def running_task_item(run: RunningRun) -> dict:
+    """One item of GET /tasks/running, exactly as RunningTaskSerializer describes it (which
+    stays the schema's), built in one pass."""
+    return {
+        "id": run.task_id,
+        "name": run.name,
+        "task_type": run.task_type,
+        "connection_id": run.connection_id,
+        "execution_id": run.execution_id,
+        "execution_started_at": utc_timestamp(run.started_at),
+        "estimated_duration": run.estimated_duration,
+    }
 
 
 FINDING_FIELDS = [

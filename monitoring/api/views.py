@@ -32,10 +32,10 @@ from monitoring.api.serializers import (
     ConnectionStatusSerializer,
     ExecutionSerializer,
     FindingSerializer,
-    RunningTaskSerializer,
     SightingSerializer,
     check_result,
     fleet_status_item,
+    running_task_item,
 )
 from tasks import estimates
 from tasks.models import ExecutionStatus, Finding, FindingState, Severity, Sighting, Task, TaskExecution, Trigger
@@ -107,7 +107,7 @@ class TaskViewSet(MonitoringViewSet):
     @action(detail=False, methods=["get"], url_path="running", url_name="running-list")
     def running(self, request: Request) -> Response:
         """Running executions with an estimate of how long they take."""
-        return Response(RunningTaskSerializer(estimates.running_executions(), many=True).data)
+        return Response([running_task_item(run) for run in estimates.running_runs()])
 
 
 class ExecutionViewSet(MonitoringViewSet):

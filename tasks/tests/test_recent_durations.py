@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from tasks.estimates import ESTIMATE_SAMPLE, durations_query, recent_durations
+from tasks.estimates import ESTIMATE_SAMPLE, durations_query, recent_durations, running_executions, running_runs
 from tasks.models import ExecutionStatus, TaskExecution
 from tasks.tests.factories import TaskExecutionFactory, TaskFactory
 
@@ -61,3 +62,24 @@ def test_the_sample_is_read_from_the_completed_runs_index_past_any_number_of_fai
 
     assert "taskexec_task_completed_idx" in plan, plan
     assert sorted(recent_durations({task.id})[task.id]) == list(range(ESTIMATE_SAMPLE))
+
+
+def test_the_running_rows_of_the_api_say_what_running_executions_says():
+    busy, quiet, never = TaskFactory(), TaskFactory(), TaskFactory()
+    runs(busy, ExecutionStatus.COMPLETED, *range(1, 16))
+    runs(busy, ExecutionStatus.FAILED, 999)
+    runs(quiet, ExecutionStatus.COMPLETED, 40, 50, 3600)
+    for task in (busy, busy, quiet, never):
+        TaskExecutionFactory(task=task, status=ExecutionStatus.RUNNING, started_at=timezone.now())
+    TaskExecutionFactory(task=never, status=ExecutionStatus.RUNNING, started_at=None)
+
+    expected = [
+        (e.id, e.started_at, e.task.id, e.task.name, e.task.task_type, e.task.connection_id, e.estimated_duration)
+        for e in running_executions()
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        rows = running_runs()
+    assert [tuple(row) for row in rows] == expected
+    assert [row.estimated_duration for row in rows] == [None, None, "50 seconds", "11 seconds", "11 seconds"]
+    assert len(queries.captured_queries) == 1

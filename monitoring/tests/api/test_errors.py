@@ -16,7 +16,7 @@ def test_an_unexpected_error_in_a_view_is_a_json_500_and_is_logged(reader, monke
     def broken():
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(estimates, "running_executions", broken)
+    monkeypatch.setattr(estimates, "running_runs", broken)
 
     with caplog.at_level(logging.ERROR, logger="monitoring.api.errors"):
         response = reader.get(f"{API}/tasks/running")

@@ -41,7 +41,7 @@ LIST_ENDPOINTS = {
     "tasks/executions": 1,
     "tasks/executions?task_id={task}": 1,
     "tasks/{task}/executions": 2,  # the task (for its 404), then its executions
-    "tasks/running": 2,  # running executions with their task, then recent durations
+    "tasks/running": 1,  # running executions with their task and recent durations
     "connections/status": 2,  # connections with their latest status id, then those statuses
 }
 

@@ -132,7 +132,7 @@ def test_health_checks_match_the_schema(operator, reader, settings, check):
 def test_a_500_matches_the_schema(reader, monkeypatch, check):
     from tasks import estimates
 
-    monkeypatch.setattr(estimates, "running_executions", lambda: 1 / 0)
+    monkeypatch.setattr(estimates, "running_runs", lambda: 1 / 0)
 
     check(reader.get(f"{API}/tasks/running"), "tasks/running", "get")
 
