@@ -73,19 +73,37 @@ def load_fleet() -> list[FleetEntry]:
     return [FleetEntry(*row[:5], *statuses.get(row[5], never_probed)) for row in connections]
 
 
-def fleet_status() -> list[FleetEntry]:
-    """The fleet status, from the cache while no change was recorded since it was stored."""
+def current_generation() -> str | None:
+    """The generation now: it changes with every change of the fleet (None: Redis is down)."""
+    return cache.get(GENERATION_KEY)
+
+
+def fleet_snapshot() -> tuple[str | None, list[FleetEntry]]:
+    """The fleet status and the generation it belongs to: from the cache while no change was
+    recorded since it was stored, else from the database.
+
+    A missing generation (an empty or restarted Redis) is created first, so that what is read
+    now can be told apart from what an earlier Redis held; None only while Redis is down.
+    """
     found = cache.get_many([GENERATION_KEY, FLEET_KEY])
     generation = found.get(GENERATION_KEY)
     stored = found.get(FLEET_KEY)
-    if stored is not None and stored[0] == generation:
-        return [FleetEntry._make(row) for row in stored[1]]
+    if stored is not None and generation is not None and stored[0] == generation:
+        return generation, [FleetEntry._make(row) for row in stored[1]]
+    if generation is None:
+        cache.add(GENERATION_KEY, uuid.uuid4().hex, GENERATION_SECONDS)
+        generation = cache.get(GENERATION_KEY)  # ours, or a concurrent reader's
     entries = load_fleet()
-    if settings.FLEET_STATUS_CACHE_SECONDS:
+    if settings.FLEET_STATUS_CACHE_SECONDS and generation is not None:
         # Plain tuples: unpickling a named tuple calls its Python __new__, twice the cost.
         rows = [tuple(entry) for entry in entries]
         cache.set(FLEET_KEY, (generation, rows), settings.FLEET_STATUS_CACHE_SECONDS)
-    return entries
+    return generation, entries
+
+
+def fleet_status() -> list[FleetEntry]:
+    """Every active connection by id with its latest result (see fleet_snapshot)."""
+    return fleet_snapshot()[1]
 
 
 def entry_key(connection_id: int) -> str:

@@ -7,8 +7,9 @@ descent of the (connection_id, id DESC) index, however long the history.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
@@ -79,6 +80,15 @@ class HealthJudge:
         if checked_at >= self.current_since:
             return True, None
         return False, staleness_message(checked_at, self.now)
+
+    def unchanged_until(self, healthy_checked_at: Iterable[datetime]) -> datetime:
+        """Until when judging these healthy results again gives what it gives now: the moment
+        the oldest turns stale, or now if one already is (its message changes with time).
+        Unhealthy results keep their judgement whatever the time."""
+        oldest = min(healthy_checked_at, default=None)
+        if oldest is None:
+            return datetime.max.replace(tzinfo=UTC)
+        return max(self.now, oldest + (self.now - self.current_since))
 
 
 def active_connections_health() -> list[ConnectionHealth]:

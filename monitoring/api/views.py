@@ -8,10 +8,10 @@ Every list is bounded (`limit`, at most API_LIMIT_MAX) and costs a fixed number 
 from __future__ import annotations
 
 from django.db.models import Model
+from django.http import HttpResponse
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,6 +19,7 @@ from connections import fleet_status, health
 from connections.models import Connection
 from connections.status import check_connection, record_probe
 from monitoring.api import schema
+from monitoring.api.fleet_response import fleet_status_body
 from monitoring.api.params import (
     parse_category,
     parse_choice,
@@ -28,6 +29,7 @@ from monitoring.api.params import (
     path_id,
     since_filter,
 )
+from monitoring.api.renderers import SpacedJSONRenderer
 from monitoring.api.serializers import (
     ConnectionStatusSerializer,
     ExecutionSerializer,
@@ -43,18 +45,6 @@ from tasks.runner import QueueUnavailable, start_execution
 
 # Ids in the URL are ASCII digits only; anything else matches no route and is a JSON 404.
 ID_PATTERN = "[0-9]+"
-
-
-class SpacedJSONRenderer(JSONRenderer):
-    """JSON with a space after `,` and `:`.
-
-    The documented health script runs `echo $RESPONSE` unquoted, so the shell splits and
-    glob-expands the body: compact JSON without spaces is one word `[...]`, a bracket glob
-    that a one-letter file in the script's directory would replace. Spaces keep every `[`
-    and `]` of the structure in separate words, where bash leaves them alone.
-    """
-
-    compact = False
 
 
 class MonitoringViewSet(viewsets.ViewSet):
@@ -152,8 +142,7 @@ class ConnectionViewSet(MonitoringViewSet):
     @action(detail=False, methods=["get"], url_path="status", url_name="status-list")
     def fleet_status(self, request: Request) -> Response:
         """Every active connection with its latest probe result (cached; judged now)."""
-        judge = health.HealthJudge()
-        return Response([fleet_status_item(entry, judge) for entry in fleet_status.fleet_status()])
+        return HttpResponse(fleet_status_body(), content_type=SpacedJSONRenderer.media_type)
 
     @schema.connection_status_detail
     @action(detail=True, methods=["get"], url_path="status", url_name="status-detail")

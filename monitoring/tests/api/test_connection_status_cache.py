@@ -135,3 +135,15 @@ def test_a_result_saved_on_its_own_shows_on_the_next_request(reader):
     ConnectionStatus.objects.create(connection=connection, is_healthy=True, checked_at=datetime.now(UTC))
 
     assert read(reader, FLEET)[0][0]["is_healthy"] is True
+
+
+def test_a_list_read_just_before_a_result_turns_stale_is_not_served_after_it(reader, settings, monkeypatch):
+    now = timezone.now()
+    connection = ConnectionFactory()
+    checked = now - timedelta(seconds=settings.PROBE_STALE_AFTER_SECONDS - 30)
+    store_results([(connection, healthy_result(checked_at=checked))])
+    assert read(reader, FLEET)[0][0]["is_healthy"] is True
+
+    monkeypatch.setattr(timezone, "now", lambda: now + timedelta(seconds=60))
+
+    assert read(reader, FLEET)[0][0]["is_healthy"] is False

@@ -28,7 +28,7 @@ def test_an_unexpected_error_in_a_view_is_a_json_500_and_is_logged(reader, monke
 
 def test_an_unexpected_error_is_json_even_with_debug_on(reader, monkeypatch, settings):
     settings.DEBUG = True
-    monkeypatch.setattr(fleet_status, "fleet_status", lambda: 1 / 0)
+    monkeypatch.setattr(fleet_status, "fleet_snapshot", lambda: 1 / 0)
 
     assert_json_error(reader.get(f"{API}/connections/status"), 500)
 

@@ -140,7 +140,8 @@ def test_a_500_matches_the_schema(reader, monkeypatch, check):
 def test_the_check_itself_rejects_an_undocumented_key(reader, check):
     ConnectionFactory()
     response = reader.get(f"{API}/connections/status")
-    response.json = lambda: [{**response.data[0], "surprise": 1}]
+    body = response.json()
+    response.json = lambda: [{**body[0], "surprise": 1}]
 
     with pytest.raises(jsonschema.ValidationError):
         check(response, "connections/status", "get")
