@@ -10,8 +10,8 @@ findings), and a read-only user with a token. Then, one after the other:
   connections close after each request, as under DJANGO_DEBUG);
 
 each under BENCH_USERS (200) closed-loop locust clients (bench/load_locustfile.py: no think
-time, the monitoring scripts' request mix, FastHttpUser) for BENCH_SECONDS (60) after a ramp
-of BENCH_SPAWN_RATE (50) clients per second. It prints, per server, req/s, p50/p95/p99 and
+time, the monitoring scripts' request mix, FastHttpUser) for BENCH_SECONDS (60), started at
+BENCH_SPAWN_RATE (50) clients per second; latencies count from when every client runs. It prints, per server, req/s, p50/p95/p99 and
 errors, overall and per endpoint, and where the CPU went: milliseconds of CPU per request in
 the web processes and in PostgreSQL, and what the load generator itself cost, since it
 shares the machine's cores with the server.
@@ -48,7 +48,7 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "60"))
 SPAWN_RATE = int(os.environ.get("BENCH_SPAWN_RATE", "50"))
 SERVERS = os.environ.get("BENCH_SERVERS", "gunicorn,runserver").split(",")
 # Empty: scripts/serve.sh's own default.
-WEB_WORKERS = [count for count in os.environ.get("BENCH_WEB_WORKERS", "").split(",")]
+WEB_WORKERS = os.environ.get("BENCH_WEB_WORKERS", "").split(",")
 LOCUST = os.environ.get("BENCH_LOCUST", str(ROOT / ".venv" / "bin" / "locust"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 CACHE_URL = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/12")
@@ -387,7 +387,7 @@ def main() -> None:
         load = Path("/proc/loadavg").read_text().split()[:3]
         print(
             f"machine: {os.cpu_count()} cores, load average {' '.join(load)} before the run; {USERS} closed-loop "
-            f"clients (ramp {SPAWN_RATE}/s), {SECONDS} s each after the ramp; fleet {CONNECTIONS} connections, "
+            f"clients (started at {SPAWN_RATE}/s), {SECONDS} s each; fleet {CONNECTIONS} connections, "
             f"{CONNECTIONS * STATUS_MINUTES:,} probe results, {HISTORY_EXECUTIONS + 100 + RUNNING:,} executions"
         )
         results = {}
