@@ -309,8 +309,9 @@ PROBE_INTERVAL_SECONDS = env_int("PROBE_INTERVAL_SECONDS", 60, minimum=5)
 # A latest status older than this is reported unhealthy: a dead probe worker must never look
 # like a healthy fleet.
 PROBE_STALE_AFTER_SECONDS = env_int("PROBE_STALE_AFTER_SECONDS", 3 * PROBE_INTERVAL_SECONDS, minimum=10)
-# Probe threads per round. A dead host holds a slot for a whole connect_timeout; with at least
-# as many slots as dead hosts a round costs about one timeout (sized for 10% dead of 640).
+# Probe threads of one chunk (and of one "Check now"). A dead host holds a slot for a whole
+# connect_timeout; a chunk no larger than this costs at most one timeout, however many of its
+# hosts are dead.
 PROBE_CONCURRENCY = env_int("PROBE_CONCURRENCY", 64, minimum=1)
 # Rounds shared by every probe worker (connections/rounds.py): beat publishes the due
 # connections in chunks of PROBE_CHUNK_SIZE, each one message on the probes queue. A chunk
@@ -318,7 +319,9 @@ PROBE_CONCURRENCY = env_int("PROBE_CONCURRENCY", 64, minimum=1)
 # whose latest result is younger than PROBE_FRESH_SECONDS is not due; half an interval, because
 # a round's results land up to a round's length after it starts, and a full interval would skip
 # them every other round.
-PROBE_CHUNK_SIZE = env_int("PROBE_CHUNK_SIZE", 100, minimum=1)
+# The default equals PROBE_CONCURRENCY, so a chunk of hosts that stay dead (they are chunked
+# together, published last) costs one connect_timeout, not two.
+PROBE_CHUNK_SIZE = env_int("PROBE_CHUNK_SIZE", PROBE_CONCURRENCY, minimum=1)
 PROBE_MAX_PER_SERVER = env_int("PROBE_MAX_PER_SERVER", 8, minimum=1)
 PROBE_FRESH_SECONDS = env_int("PROBE_FRESH_SECONDS", PROBE_INTERVAL_SECONDS // 2, minimum=1)
 
