@@ -127,15 +127,14 @@ def detect_format(head: bytes) -> str:
 
 def detect_prefix(head: bytes) -> str | None:
     """The common log_line_prefix that matches most of the head's lines (at least MIN_SHARE of
-    them; on a tie the one that reads more fields), or None."""
+    them), or None. On a tie, the commonest: lines of background processes only (no session,
+    so %q hides the rest) fit every prefix that ends in %q... alike."""
     lines = head_lines(head) or [head.decode("utf-8", "replace")]
-    best, best_key = None, (0, 0)
+    best, best_count = None, 0
     for candidate in COMMON_PREFIXES:
-        compiled = compile_prefix(candidate)
-        share = stderr_share(lines, compiled)
-        key = (share[0], len(compiled.fields))
-        if _plausible(share) and key > best_key:
-            best, best_key = candidate, key
+        share = stderr_share(lines, compile_prefix(candidate))
+        if _plausible(share) and share[0] > best_count:
+            best, best_count = candidate, share[0]
     return best
 
 
