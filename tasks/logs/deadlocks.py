@@ -20,9 +20,6 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from pglast.parser import ParseError
-from pglast.visitors import referenced_relations
-
 MAX_RELATIONS = 10  # per deadlock
 MAX_STATEMENTS = 5
 
@@ -88,6 +85,11 @@ def parse_deadlock(detail: str | None, context: str | None = None, statement: st
 @lru_cache(maxsize=512)
 def statement_relations(sql: str) -> frozenset[str]:
     """The tables and views a statement names (CTE names excluded)."""
+    # Imported on the first deadlock: pglast's parser costs ~5 MB of memory that a log without
+    # deadlocks need not pay.
+    from pglast.parser import ParseError
+    from pglast.visitors import referenced_relations
+
     try:
         return frozenset(referenced_relations(sql))
     except (ParseError, ValueError, RecursionError):
