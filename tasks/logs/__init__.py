@@ -25,20 +25,33 @@ findings model call into it. Modules:
     detectors.py  LogAnalyzer(config: dict | None = None, redact: str = "passwords")
                   .add_all(entries: Iterable[LogEntry])
                   .finish() -> AnalysisResult
+                  .use_server_settings(settings): the server's checkpoint_warning, max_wal_size...
                   thresholds and bounds: detectors.DEFAULTS (unknown config keys are ignored,
                   bad values raise ValueError).
     findings.py   LogFinding(severity, category, message, count, first_seen, last_seen, sample,
-                  database, user, details); AnalysisResult(findings: list[LogFinding], summary: dict)
+                  database, user, details, subject, remedy);
+                  AnalysisResult(findings: list[LogFinding], summary: dict)
                   summary: analyzed_logs, issues_found, first_entry_at, last_entry_at,
                   categories {category: occurrences}, findings_by_severity, totals {queries,
                   query_time_ms, slow_queries, errors, errors_by_severity, errors_by_class,
-                  warnings, deadlocks, lock_waits, auth_failures, temp_files, temp_bytes,
+                  errors_by_sqlstate (keys in plain words: "division by zero (22012)"), warnings, deadlocks, lock_waits, auth_failures, temp_files, temp_bytes,
                   checkpoints, connections, autovacuums}. The caller adds bytes_read.
-    files.py      the `file` source: analyze_files(pattern, fmt, prefix, analyzer, offsets=None,
-                      *, roots=None, max_bytes=None)
+    remedies.py   what to do about each finding: one function (or text) per category, and
+                  sqlstate(code) for errors; the builder in detectors.py sets `remedy`.
+    deadlocks.py  parse_deadlock(detail, context, statement) -> Deadlock(locks, relations,
+                  relation_oids, statements): what a "deadlock detected" entry names.
+    formats.py    detect_format(head) -> "stderr" | "csvlog" | "jsonlog"; detect_prefix(head);
+                  resolve(head, fmt, prefix, name) -> (fmt, prefix), LogFormatError when the
+                  file's first lines do not fit the format asked for.
+    files.py      the `file` source: analyze_files(pattern_or_patterns, fmt ("auto" too),
+                      prefix (None: detected), analyzer, offsets=None, *, roots=None,
+                      max_bytes=None, finished=False)
                       -> FileReadResult(offsets, bytes_read, entries, unparsed_lines,
-                                        truncated_lines, truncated_bytes, files, more_to_read)
-                  raises FileNotFoundError (nothing matches), LogFormatError (no line parsed),
+                                        truncated_lines, truncated_bytes, files, more_to_read,
+                                        formats, prefixes)
+                  files are read oldest first (modification time, then name);
+                  raises FileNotFoundError (a pattern matches nothing), LogFormatError (the
+                  format or prefix does not fit a file's first lines, or no line parsed),
                   OutsideLogRoots (the pattern resolves outside `roots`: checked before any
                   file is opened) or UnreadableLog (a broken .gz; the message never quotes a
                   file). max_bytes bounds the bytes read, for a .gz the bytes it expands to.
@@ -46,7 +59,10 @@ findings model call into it. Modules:
                   parameter values) masked; LogAnalyzer(config, redact=mode) applies it to
                   every finding it builds.
     normalize.py  normalize_query(sql: str) -> str   literals and parameters become "?"
-    sqlstates.py  infer_sqlstate(message) for stderr logs without %e; SQLSTATE class names.
+    sqlstates.py  infer_sqlstate(message) for stderr logs without %e; sqlstate_label(code) ->
+                  "database does not exist (3D000)", class_label, class_name.
+    errcodes.py   every SQLSTATE's name, generated from PostgreSQL's errcodes.txt
+                  (scripts/generate_errcodes.py).
 
 Categories: error, fatal, panic, slow_query, deadlock, lock_wait, temp_file,
 checkpoint_frequency, auth_failure, connection_slots, out_of_memory, crash, data_corruption,
@@ -61,7 +77,8 @@ Typical use:
     result = analyzer.finish()        # result.findings, result.summary
     next_offset = start + parser.consumed_bytes
 
-Command line: `python -m tasks.logs PATH_OR_GLOB [--format stderr|csvlog|jsonlog] [--prefix P]
-[--redact passwords|parameters]` (reads any path the caller may read: LOG_FILE_ROOTS bounds
-the review's file source, not an operator's shell).
+Command line: `python -m tasks.logs PATH_OR_GLOB... [--format auto|stderr|csvlog|jsonlog]
+[--prefix P] [--redact passwords|parameters]`: one report of all the files; exit status 2 when
+a file is missing, unreadable or not in the format (reads any path the caller may read:
+LOG_FILE_ROOTS bounds the review's file source, not an operator's shell).
 """

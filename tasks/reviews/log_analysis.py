@@ -6,8 +6,9 @@ the directories of settings.LOG_FILE_ROOTS only (refused when the task is saved 
 run time). Both are incremental: a run starts where the last completed run of the task
 stopped, and read at most max_bytes_per_run (for a .gz, the bytes it expands to).
 
-Config: source, path (file), format (auto | stderr | csvlog | jsonlog), log_line_prefix
-(file + stderr; the server source reads it from the server), max_bytes_per_run, redact
+Config: source, path (file), format (auto | stderr | csvlog | jsonlog: auto is detected from
+each file's first lines with the file source), log_line_prefix (file + stderr; empty: detected
+among the common ones; the server source reads it from the server), max_bytes_per_run, redact
 (passwords | parameters: what findings mask of the log, tasks.logs.redact), and the detector
 thresholds of tasks.logs.detectors.DEFAULTS (slow_query_ms, ...).
 """
@@ -76,6 +77,8 @@ def run(task, execution) -> dict[str, Any]:
     )
     if read.get("warnings"):
         result["warnings"] = read["warnings"]
+    if read.get("log_line_prefix"):
+        result["log_line_prefix"] = read["log_line_prefix"]  # detected
     return result
 
 
@@ -97,7 +100,7 @@ def _check(config: dict[str, Any]) -> list[str]:
             check_roots(config["path"], log_file_roots())
         except OutsideLogRoots as exc:
             problems.append(f"path: {exc}")
-    if config["source"] == "file" and config["format"] in ("auto", "stderr"):
+    if config["source"] == "file" and config["format"] in ("auto", "stderr") and config["log_line_prefix"]:
         try:
             compile_prefix(config["log_line_prefix"])
         except LogFormatError as exc:
@@ -108,8 +111,19 @@ def _check(config: dict[str, Any]) -> list[str]:
 CONFIG = ConfigSchema(
     Option("source", str, "server", choices=("server", "file"), help="Read the log through the connection, or files."),
     Option("path", str, "", help="file source: a file or glob on the worker host, plain or .gz, in LOG_FILE_ROOTS."),
-    Option("format", str, "auto", choices=FORMATS, help="auto = the most structured format the server writes."),
-    Option("log_line_prefix", str, "%m [%p] ", help="file source, stderr format: the server's log_line_prefix."),
+    Option(
+        "format",
+        str,
+        "auto",
+        choices=FORMATS,
+        help="auto = the most structured format the server writes; for files, told from their first lines.",
+    ),
+    Option(
+        "log_line_prefix",
+        str,
+        "",
+        help="file source, stderr format: the server's log_line_prefix (empty: detected among the common ones).",
+    ),
     Option("max_bytes_per_run", int, DEFAULT_MAX_BYTES, minimum=1, help="The rest is read by the next run."),
     Option(
         "redact",
@@ -127,8 +141,8 @@ REVIEW = Review(name="log_analysis", label="Log analysis", config=CONFIG, run=ru
 
 def _read_files(config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
     path = config["path"]
-    fmt = "stderr" if config["format"] == "auto" else config["format"]
-    prefix = config["log_line_prefix"] if fmt == "stderr" else None
+    fmt = config["format"]
+    prefix = (config["log_line_prefix"] or None) if fmt in ("auto", "stderr") else None
     try:
         if prefix is not None:
             compile_prefix(prefix)
@@ -147,15 +161,26 @@ def _read_files(config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
         # The reason only (permission denied, ...): never the exception's text, which may
         # quote what was read.
         raise ReviewFailed(f"cannot read {path!r}: {exc.strerror or type(exc).__name__}") from None
-    return {
+    formats = sorted(set(read.formats.values()))
+    outcome = {
         "positions": read.offsets,
         "bytes_read": read.bytes_read,
         "files": read.files,
-        "format": fmt,
+        # What the files were read as (with "auto", detected): one format, or each of them.
+        "format": ", ".join(formats) or fmt,
         "more_to_read": read.more_to_read,
         "truncated_lines": read.truncated_lines,
         "truncated_bytes": read.truncated_bytes,
     }
+    prefixes = sorted(set(read.prefixes.values()))
+    if prefixes and not config["log_line_prefix"]:
+        outcome["log_line_prefix"] = prefixes[0] if len(prefixes) == 1 else prefixes
+    if len(formats) > 1:
+        outcome["warnings"] = [
+            f"the files of {path!r} are in several formats ({', '.join(formats)}): if they are the same server's "
+            "log written twice (log_destination = 'stderr,csvlog'), every event is counted twice; narrow the glob"
+        ]
+    return outcome
 
 
 def _read_server(task, config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
@@ -171,6 +196,10 @@ def _read_server(task, config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -
         user = session.info.user
         try:
             server = log_server.read_settings(session, user)
+            analyzer.use_server_settings(
+                log_server.read_checkpoint_settings(session),
+                threshold_from_config="checkpoint_warning_seconds" in (task.config or {}),
+            )
             fmt = log_server.choose_format(server, fmt)
             prefix = server.prefix if fmt == "stderr" else None
             if prefix is not None:
@@ -244,6 +273,7 @@ def _observed(finding) -> Observed:
         category=finding.category,
         subject=finding.subject,
         message=finding.message,
+        remedy=finding.remedy,
         count=finding.count,
         first_seen=finding.first_seen,
         last_seen=finding.last_seen,
