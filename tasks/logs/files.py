@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tasks.logs.detectors import LogAnalyzer
+from tasks.logs.language import SAMPLE_BYTES, Language
 from tasks.logs.parser import finish_read, make_parser
 from tasks.logs.prefix import LogFormatError
 
@@ -171,6 +172,7 @@ def analyze_files(
     *,
     roots: Sequence[str] | None = None,
     max_bytes: int | None = None,
+    language: Language | None = None,
 ) -> FileReadResult:
     """Feed every file `pattern` names to `analyzer`, each from its stored offset, oldest
     first, `max_bytes` in all at most (None: no bound); `roots`: see check_roots.
@@ -178,7 +180,7 @@ def analyze_files(
     The newest file may still be written to: its last, unterminated line is left for the next
     run. Older and compressed files are complete and read to the end. A file cut by max_bytes
     is continued by the next read (more_to_read), the offsets of the files not reached yet
-    are kept.
+    are kept. `language`: the log's lc_messages (tasks.logs.language), None for English.
     """
     offsets = offsets or {}
     paths = expand_paths(pattern, roots)
@@ -194,7 +196,7 @@ def analyze_files(
             _keep_offsets(result, offsets, paths[index:])
             break
         start = offsets.get(key, 0)
-        cut, start, read, parser = _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size)
+        cut, start, read, parser = _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size, language)
         complete = index < len(paths) - 1 or path.suffix == ".gz"
         analyzer.add_all(finish_read(parser, complete=complete, cut=cut, moved_on=result.bytes_read > 0))
         spent += read
@@ -219,10 +221,10 @@ def analyze_files(
     return result
 
 
-def _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size):
+def _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size, language=None):
     """Feed `path` from `start`, at most `left` bytes (None: all) to a new parser.
     Returns (cut: bytes were left unread, start, bytes read, parser)."""
-    parser = make_parser(fmt, prefix)
+    parser = make_parser(fmt, prefix, language)
     read = 0
     try:
         with open_log(path, roots) as fh:
@@ -242,3 +244,13 @@ def _keep_offsets(result: FileReadResult, offsets: dict[str, int], unread: list[
     for path in unread:
         if str(path) in offsets:
             result.offsets[str(path)] = offsets[str(path)]
+
+
+def sample_log(pattern: str, roots: Sequence[str] | None = None, size: int = SAMPLE_BYTES) -> bytes:
+    """The first `size` bytes of the oldest file `pattern` names (to detect its language)."""
+    path = expand_paths(pattern, roots)[0]
+    try:
+        with open_log(path, roots) as fh:
+            return fh.read(size)
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        raise UnreadableLog(f"cannot read {str(path)!r}: not a valid gzip file") from None

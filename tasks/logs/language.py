@@ -591,8 +591,15 @@ class MessageRewriter:
     their translation, so a message costs a dict lookup or two and the regexes of the few
     templates that start like it, never a try of every template."""
 
-    def __init__(self, templates: Iterable[_Template], nested: MessageRewriter | None = None) -> None:
+    def __init__(
+        self, templates: Iterable[_Template], nested: MessageRewriter | None = None, position: str | None = None
+    ) -> None:
         self.nested = nested
+        # stderr logs end a message with the error's position: " at character 15", translated.
+        self._position = None
+        if position:
+            before, _, after = position.partition("%d")
+            self._position = re.compile(re.escape(before) + r"(\d+)" + re.escape(after) + r"\Z")
         long: dict[str, list[_Template]] = {}
         short: dict[int, dict[str, list[_Template]]] = {}
         bare: list[_Template] = []
@@ -636,6 +643,12 @@ class MessageRewriter:
                 m = template.regex.match(message)
                 if m is not None:
                     return template.render(m, self.nested)
+        if self._position is not None:
+            m = self._position.search(message)
+            if m is not None:
+                inner = self.rewrite(message[: m.start()])
+                if inner is not None:
+                    return f"{inner} at character {m.group(1)}"
         return None
 
     def rewrite_lines(self, text: str) -> str | None:
@@ -664,7 +677,8 @@ def _argument_map(table: Mapping[str, object], msgid: str):
 def build_rewriter(entries: Mapping[str, polib.MOEntry]) -> MessageRewriter:
     """The rewriter of every message of tasks.logs.messages a catalog translates."""
     nested = MessageRewriter(_templates(entries, messages.NESTED_MESSAGES))
-    return MessageRewriter(_templates(entries, messages.MESSAGE_STARTS), nested)
+    position = _translation(entries, " at character %d")
+    return MessageRewriter(_templates(entries, messages.MESSAGE_STARTS), nested, position if "%d" in position else None)
 
 
 def _templates(entries: Mapping[str, polib.MOEntry], starts: tuple[str, ...]) -> list[_Template]:

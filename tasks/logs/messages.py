@@ -45,6 +45,8 @@ ACTIVITY = (
     "temporary file: path",
     "process %d still waiting for",
     "process %d acquired",
+    "process %d detected deadlock while waiting for",
+    "process %d avoided deadlock",
     "database system is ready to accept connections",
     "database system was shut down at",
     "database system was not properly shut down",
@@ -165,6 +167,8 @@ WORD_ARGUMENTS: dict[str, dict[int, tuple[str, ...]]] = {
 NESTED_ARGUMENTS: dict[str, tuple[int, ...]] = {
     "process %d still waiting for": (2,),
     "process %d acquired": (2,),
+    "process %d detected deadlock while waiting for": (2,),
+    "process %d avoided deadlock": (2,),
     "Process %d waits for %s on %s; blocked by process %d.": (2,),
     "system usage: %s": (0,),
 }

@@ -26,6 +26,7 @@ class ServerLogSettings:
     prefix: str
     directory: str
     messages_locale: str
+    major: float | None = None  # 15, 9.6: picks the catalog of the server's own version
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def read_settings(session: psycopg.Connection, user: str) -> ServerLogSettings:
     try:
         row = session.execute(
             "SELECT current_setting('logging_collector'), current_setting('log_destination'),"
-            " current_setting('log_line_prefix'), current_setting('log_directory'), current_setting('lc_messages')"
+            " current_setting('log_line_prefix'), current_setting('log_directory'), current_setting('lc_messages'),"
+            " current_setting('server_version_num')::int"
         ).fetchone()
     except errors.InsufficientPrivilege:
         raise _needs_pg_monitor(user) from None
@@ -55,7 +57,13 @@ def read_settings(session: psycopg.Connection, user: str) -> ServerLogSettings:
         prefix=row[2],
         directory=row[3],
         messages_locale=row[4],
+        major=_major(row[5]),
     )
+
+
+def _major(version_num: int) -> float:
+    """150004 -> 15, 90624 -> 9.6."""
+    return version_num // 10000 if version_num >= 100000 else version_num // 10000 + version_num // 100 % 100 / 10
 
 
 def choose_format(server: ServerLogSettings, wanted: str | None) -> str:
