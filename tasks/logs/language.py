@@ -37,6 +37,7 @@ from tasks.logs.entry import CONTEXT, DETAIL, MESSAGE, SEVERITY, LogEntry
 from tasks.logs.language_words import LANGUAGE_WORDS, WORDS_FROM
 
 SQLSTATE = LogEntry._fields.index("sqlstate")
+assert SQLSTATE == SEVERITY + 1 and MESSAGE == SQLSTATE + 1  # translate() rebuilds entries around them
 DEFAULT_LOCALE_DIRS = "/usr/share/locale:/usr/lib/postgresql/*/share/locale"
 SAMPLE_BYTES = 64 * 1024  # of a log's start, to detect its language
 
@@ -65,16 +66,23 @@ class Language:
     catalog: str | None = None
     warning: str | None = None
 
+    def __post_init__(self) -> None:
+        # translate() reads csvlog/jsonlog severities and the stderr parser's tokens alike.
+        object.__setattr__(self, "_lookup", {**(self.tokens or {}), **self.severities})
+
     @property
     def english(self) -> bool:
         return self.code == "en"
 
     def translate(self, entries: list[LogEntry]) -> list[LogEntry]:
         """`entries` with English severities and, where known, English messages, DETAIL and CONTEXT."""
-        severities = self.severities
+        severities = self._lookup
         rewriter = self.rewriter
-        rewrite = rewriter.rewrite if rewriter is not None else None
-        rewrite_lines = rewriter.rewrite_lines if rewriter is not None else None
+        if rewriter is None:
+            rewrite = rewrite_lines = _unknown
+        else:
+            rewrite, rewrite_lines = rewriter.rewrite, rewriter.rewrite_lines
+        new = tuple.__new__
         out = []
         append = out.append
         for entry in entries:
@@ -83,28 +91,39 @@ class Language:
             if english is None:
                 english = _severity_from_state(severity, entry[SQLSTATE])
             message = entry[MESSAGE]
-            new_message = rewrite(message) if rewrite is not None and message else None
-            detail, context = entry[DETAIL], entry[CONTEXT]
-            new_detail = rewrite_lines(detail) if rewrite_lines is not None and detail else None
-            new_context = rewrite_lines(context) if rewrite_lines is not None and context else None
-            if english == severity and new_message is None and new_detail is None and new_context is None:
-                append(entry)
+            new_message = rewrite(message) if message else None
+            if entry[DETAIL] is None and entry[CONTEXT] is None:
+                # Most entries: one line, rebuilt around its severity and message in one step.
+                if new_message is None:
+                    append(
+                        entry if english == severity else new(LogEntry, (*entry[:SEVERITY], english, *entry[SQLSTATE:]))
+                    )
+                else:
+                    append(
+                        new(LogEntry, (*entry[:SEVERITY], english, entry[SQLSTATE], new_message, *entry[MESSAGE + 1 :]))
+                    )
                 continue
             values = list(entry)
             values[SEVERITY] = english
             if new_message is not None:
                 values[MESSAGE] = new_message
-            if new_detail is not None:
-                values[DETAIL] = new_detail
-            if new_context is not None:
-                values[CONTEXT] = new_context
-            append(tuple.__new__(LogEntry, values))
+            for field in (DETAIL, CONTEXT):
+                if values[field]:
+                    rewritten = rewrite_lines(values[field])
+                    if rewritten is not None:
+                        values[field] = rewritten
+            append(new(LogEntry, values))
         return out
+
+
+def _unknown(text: str) -> None:
+    return None  # without a catalog, messages stay as logged
 
 
 def _severity_from_state(word: str | None, sqlstate: str | None) -> str | None:
     """A severity word of an unknown language: what its SQLSTATE says (00000 is LOG, class 01 a
     WARNING, others an ERROR), or the word as it is."""
+    word = word.rstrip(": ") if word else word  # a stderr token: "WORD:  "
     if not sqlstate or not word:
         return word
     if sqlstate == "00000":
@@ -118,6 +137,13 @@ ENGLISH = Language(lc_messages="C", code="en", severities=_ENGLISH_SEVERITIES, t
 
 
 # --- choosing the catalog ------------------------------------------------------------------
+
+
+def major_version(version_num: int) -> float:
+    """The major version of a server_version_num: 150004 -> 15, 90624 -> 9.6."""
+    if version_num >= 100000:
+        return version_num // 10000
+    return version_num // 10000 + version_num // 100 % 100 / 10
 
 
 def is_english(lc_messages: str) -> bool:
@@ -386,7 +412,7 @@ class _Part:
 class _Template:
     """One translated form of one message: its regex, and how to write the match in English."""
 
-    __slots__ = ("prefix", "needle", "regex", "parts", "groups", "fixed", "words", "nested", "weight")
+    __slots__ = ("prefix", "needle", "regex", "parts", "groups", "fixed", "words", "nested", "weight", "simple")
 
     def __init__(self, prefix, needle, regex, parts, groups, fixed, words, nested, weight) -> None:
         self.prefix = prefix  # literal start of the translation: the dispatch key
@@ -398,8 +424,21 @@ class _Template:
         self.words = words  # (part, argument) -> {translated word: English}
         self.nested = nested  # (part, argument) pairs rewritten as messages of their own
         self.weight = weight  # literal characters: the more specific template is tried first
+        # Most templates (durations, statements): one part, each argument straight from a group.
+        self.simple = None
+        part = parts[0]
+        if len(parts) == 1 and part.plural is None and not fixed and not words and not nested:
+            keys = [(0, arg) for arg in part.args]
+            if all(key in groups for key in keys):
+                self.simple = (part.english, tuple(groups[key] for key in keys))
 
     def render(self, m: re.Match, nested: MessageRewriter | None) -> str:
+        simple = self.simple
+        if simple is not None:
+            english, groups = simple
+            if len(groups) == 1:
+                return english.format(m.group(groups[0]))
+            return english.format(*m.group(*groups)) if groups else english
         out = []
         for index, part in enumerate(self.parts):
             if part.group is not None and m.group(part.group) is None:
@@ -461,7 +500,8 @@ class _Builder:
         self.group = 0
         self.groups: dict[tuple[int, int], int] = {}
 
-    def add(self, part: int, pieces: list, words: Mapping[int, Mapping[str, str]]) -> None:
+    def add(self, part: int, pieces: list, words: Mapping[int, Mapping[str, str]], last: bool = False) -> None:
+        """Add a part; `last`: nothing follows it but the end of the message."""
         pending: list[str] = []  # conversions since the last literal
         pending_text = False
         last_text = -1  # index in pending of a text conversion just before
@@ -494,6 +534,8 @@ class _Builder:
             else:
                 last_text = -1
             pending.append(_GROUP[kind])
+        if last and pending_text and last_text == len(pending) - 1:
+            pending[last_text] = "(.*)"  # runs to the end: greedy is the same match, found at once
         self.pattern.append("".join(pending))
 
     def optional(self, part: int, pieces: list, words) -> int:
@@ -556,7 +598,7 @@ def _templates_for(
 
 def _compile(pieces, fixed, first, extra, entries, words, nested_args) -> _Template | None:
     builder = _Builder()
-    builder.add(0, pieces, {arg: w for arg, w in words.items() if (0, arg) not in fixed})
+    builder.add(0, pieces, {arg: w for arg, w in words.items() if (0, arg) not in fixed}, last=not extra)
     parts = [first]
     literals = [p for p in pieces if isinstance(p, str)]
     for index, (msgid, entry) in enumerate(extra, start=1):
@@ -570,9 +612,10 @@ def _compile(pieces, fixed, first, extra, entries, words, nested_args) -> _Templ
     except re.error:
         return None
     prefix = pieces[0] if pieces and isinstance(pieces[0], str) else ""
+    after = [p for p in pieces[1:] if isinstance(p, str)]
     return _Template(
         prefix=prefix,
-        needle=max(literals, key=len) if literals else "",
+        needle=max(after or literals or [""], key=len),
         regex=regex,
         parts=tuple(parts),
         groups=builder.groups,
@@ -624,10 +667,12 @@ class MessageRewriter:
 
     def rewrite(self, message: str) -> str | None:
         """The English form of `message`, or None when it is not a known translated message."""
+        # A template is tried only when its start and its longest other literal are in the
+        # message (two C-speed tests): a regex that cannot match is never run.
         group = self._long.get(message[:_KEY])
         if group is not None:
             for template in group:
-                if message.startswith(template.prefix):
+                if message.startswith(template.prefix) and template.needle in message:
                     m = template.regex.match(message)
                     if m is not None:
                         return template.render(m, self.nested)
@@ -635,9 +680,10 @@ class MessageRewriter:
             group = groups.get(message[:length])
             if group is not None:
                 for template in group:
-                    m = template.regex.match(message)
-                    if m is not None:
-                        return template.render(m, self.nested)
+                    if template.needle in message:
+                        m = template.regex.match(message)
+                        if m is not None:
+                            return template.render(m, self.nested)
         for template in self._bare:
             if template.needle in message:
                 m = template.regex.match(message)

@@ -32,7 +32,7 @@ ACTIVITY = (
     "restartpoint starting:",
     "restartpoint complete: ",
     "checkpoints are occurring too frequently",
-    "automatic vacuum of table",
+    "automatic vacuum",
     "automatic aggressive vacuum",
     "automatic analyze of table",
     # the later lines of an autovacuum report, each its own msgid
@@ -47,6 +47,7 @@ ACTIVITY = (
     "process %d acquired",
     "process %d detected deadlock while waiting for",
     "process %d avoided deadlock",
+    "process %d failed to acquire",
     "database system is ready to accept connections",
     "database system was shut down at",
     "database system was not properly shut down",
@@ -169,6 +170,7 @@ NESTED_ARGUMENTS: dict[str, tuple[int, ...]] = {
     "process %d acquired": (2,),
     "process %d detected deadlock while waiting for": (2,),
     "process %d avoided deadlock": (2,),
+    "process %d failed to acquire": (2,),
     "Process %d waits for %s on %s; blocked by process %d.": (2,),
     "system usage: %s": (0,),
 }

@@ -355,13 +355,12 @@ class StderrParser(_ChunkedParser):
                 self._continue(full, last_field, text[expected:start])
             g = m.group(*names)
             expected = m.end() + 1
-            if tokens is not None:
-                word = g[8]
-                g = (*g[:8], tokens.get(word) or word.rstrip(": "), *g[9:])
-            if g[8] in continuations and cur is not None and g[key] == cur[key]:
+            # A translated log keeps its words here (Language.translate makes them English).
+            severity = g[8] if tokens is None else tokens.get(g[8], "")
+            if severity in continuations and cur is not None and g[key] == cur[key]:
                 if full is None:
                     full = [*cur, *tail]
-                index = CONTINUATION_INDEX.get(g[8])  # None for LOCATION: not kept
+                index = CONTINUATION_INDEX.get(severity)  # None for LOCATION: not kept
                 if index is not None:
                     full[index] = g[10] if full[index] is None else full[index] + "\n" + g[10]
                 last_field = index

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import errors
 
+from tasks.logs.language import major_version
 from tasks.reviews.review import ReviewFailed
 
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -57,13 +58,8 @@ def read_settings(session: psycopg.Connection, user: str) -> ServerLogSettings:
         prefix=row[2],
         directory=row[3],
         messages_locale=row[4],
-        major=_major(row[5]),
+        major=major_version(row[5]),
     )
-
-
-def _major(version_num: int) -> float:
-    """150004 -> 15, 90624 -> 9.6."""
-    return version_num // 10000 if version_num >= 100000 else version_num // 10000 + version_num // 100 % 100 / 10
 
 
 def choose_format(server: ServerLogSettings, wanted: str | None) -> str:
