@@ -4,6 +4,7 @@ logic, on the catalogs the PostgreSQL server package installs; scripts/ensure-sy
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 from pathlib import Path
 
@@ -310,3 +311,31 @@ def test_every_message_the_detectors_match_is_in_the_list_of_messages_rewritten(
                 if not msgid.startswith((*messages.MESSAGE_STARTS, *messages.NESTED_MESSAGES, *words)):
                     missing.append((literal, msgid))
     assert missing == [], "\n".join(map(str, missing))
+
+
+GERMAN_LOG = (
+    "2024-05-01 12:00:00.000 UTC [7] app@shop FEHLER:  Division durch Null\n"
+    "2024-05-01 12:00:00.000 UTC [7] app@shop ANWEISUNG:  SELECT 1/0\n"
+    "2024-05-01 12:00:01.000 UTC [8] app@shop FEHLER:  Verklemmung (Deadlock) entdeckt\n"
+)
+
+
+@pytest.mark.parametrize("option", [["--lc-messages", "de_DE.UTF-8"], []])
+def test_the_command_line_reads_a_translated_log(tmp_path, capsys, option):
+    from tasks.logs.__main__ import main
+
+    log = tmp_path / "postgresql.log"
+    log.write_text(GERMAN_LOG)
+    assert main([str(log), "--prefix", "%m [%p] %q%u@%d ", *option]) == 0  # without the option: detected
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["categories"] == {"deadlock": 1, "error": 1}
+    assert summary["lc_messages"] == ("de_DE.UTF-8" if option else "de")
+
+
+def test_the_command_line_refuses_a_language_postgresql_does_not_speak(tmp_path, capsys):
+    from tasks.logs.__main__ import main
+
+    log = tmp_path / "postgresql.log"
+    log.write_text(GERMAN_LOG)
+    assert main([str(log), "--lc-messages", "eo.UTF-8"]) == 2
+    assert "PostgreSQL has no translation in that language" in capsys.readouterr().err

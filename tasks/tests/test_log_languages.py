@@ -120,6 +120,7 @@ def provoke(cluster: PgCluster, language: str) -> None:
     deadlock(cluster)
     lock_timeout(cluster)
     refused_connections(cluster)
+    time.sleep(1)  # the six sessions it held end in the background: their slots must be free again
     checkpoint_storm(cluster)
     crash(cluster, READY[language])
 
