@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tasks.logs.language import catalog_markers, catalog_words, locale_dirs, read_catalog  # noqa: E402
+from tasks.logs.language import catalog_markers, catalog_words, locale_dirs  # noqa: E402
+from tasks.logs.rewrite import read_catalog  # noqa: E402
 
 TARGET = ROOT / "tasks" / "logs" / "language_words.py"
 

@@ -52,6 +52,8 @@ findings model call into it. Modules:
                   and Language.warning naming the fix. detect_language(sample) -> code | None.
     messages.py   the English messages (msgid starts) the analysis reads: the one list that a
                   translated log is rewritten to.
+    rewrite.py    MessageRewriter: a catalog's translations of messages.py back to English
+                  (positional arguments, plural forms, words and lock tags as arguments).
     normalize.py  normalize_query(sql: str) -> str   literals and parameters become "?"
     sqlstates.py  infer_sqlstate(message) for stderr logs without %e; SQLSTATE class names.
 

@@ -91,12 +91,13 @@ def log_file_roots() -> list[str]:
     return [str(root) for root in roots if root]
 
 
-def log_locale_dirs() -> list[str]:
-    """settings.LOG_LOCALE_DIRS: where PostgreSQL's message catalogs are (tasks.logs.language)."""
+def log_locale_dirs() -> list[str] | None:
+    """settings.LOG_LOCALE_DIRS: where PostgreSQL's message catalogs are (tasks.logs.language);
+    None: its default."""
     dirs = getattr(settings, "LOG_LOCALE_DIRS", None)
     if isinstance(dirs, str):
         dirs = dirs.split(":")
-    return [str(d) for d in dirs if d] if dirs is not None else []
+    return [str(d) for d in dirs if d] if dirs is not None else None
 
 
 def _check(config: dict[str, Any]) -> list[str]:

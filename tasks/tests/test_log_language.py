@@ -19,11 +19,10 @@ from tasks.logs.language import (
     load_language,
     locale_codes,
     major_version,
-    parse_format,
-    read_catalog,
 )
 from tasks.logs.language_words import LANGUAGE_WORDS
 from tasks.logs.parser import make_parser
+from tasks.logs.rewrite import parse_format, read_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = "/usr/share/locale"
