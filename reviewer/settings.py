@@ -368,6 +368,14 @@ RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
 LOG_FILE_ROOTS = [root for root in env_str("LOG_FILE_ROOTS", "/var/log/postgresql").split(":") if root]
 if any(not root.startswith("/") for root in LOG_FILE_ROOTS):
     raise ImproperlyConfigured(f"LOG_FILE_ROOTS must list absolute directories, not {LOG_FILE_ROOTS!r}")
+# Where log_analysis finds PostgreSQL's message catalogs (postgres-NN.mo), to read logs written
+# with a non-English lc_messages: ":"-separated directories laid out like /usr/share/locale
+# (<lang>/LC_MESSAGES/), globs allowed.
+LOG_LOCALE_DIRS = [
+    d for d in env_str("LOG_LOCALE_DIRS", "/usr/share/locale:/usr/lib/postgresql/*/share/locale").split(":") if d
+]
+if any(not d.startswith("/") for d in LOG_LOCALE_DIRS):
+    raise ImproperlyConfigured(f"LOG_LOCALE_DIRS must list absolute directories, not {LOG_LOCALE_DIRS!r}")
 
 # --- Metrics and health endpoints (README "Metrics", "Health endpoints") ------------------------
 

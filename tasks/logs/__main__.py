@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
 from tasks.logs.detectors import LogAnalyzer
-from tasks.logs.files import UnreadableLog, analyze_files
+from tasks.logs.files import UnreadableLog, analyze_files, sample_log
+from tasks.logs.language import check_lc_messages, detect_language, load_language
 from tasks.logs.parser import FORMATS
 from tasks.logs.prefix import LogFormatError
 from tasks.logs.redact import MODES as REDACT_MODES
@@ -46,12 +48,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redact", choices=REDACT_MODES, default="passwords", help="mask bind parameter values too (parameters)"
     )
+    parser.add_argument(
+        "--lc-messages",
+        default="",
+        help="the server's lc_messages (de_DE.UTF-8); default: detected from the log. Catalogs: LOG_LOCALE_DIRS",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
         analyzer = LogAnalyzer(json.loads(args.config), redact=args.redact)
+        language = _language(args.lc_messages, args.paths)
         read = analyze_files(
-            args.paths, args.format, args.prefix if args.format in ("auto", "stderr") else None, analyzer, finished=True
+            args.paths,
+            args.format,
+            args.prefix if args.format in ("auto", "stderr") else None,
+            analyzer,
+            finished=True,
+            language=language,
         )
     except (LogFormatError, FileNotFoundError, UnreadableLog, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -77,9 +90,22 @@ def main(argv: list[str] | None = None) -> int:
     summary["truncated_lines"] = read.truncated_lines
     summary["truncated_bytes"] = read.truncated_bytes
     summary["elapsed_seconds"] = round(time.perf_counter() - started, 3)
+    summary["lc_messages"] = language.lc_messages
+    if language.warning:
+        summary["warnings"] = [language.warning]
     json.dump(output, sys.stdout, indent=2, default=str)
     print()
     return 0
+
+
+def _language(lc_messages: str, paths: list[str]):
+    """The log's language: --lc-messages, or detected from its start (LOG_LOCALE_DIRS: catalogs)."""
+    problem = check_lc_messages(lc_messages)
+    if problem:
+        raise ValueError(problem)
+    dirs = os.environ.get("LOG_LOCALE_DIRS") or None
+    value = lc_messages or detect_language(sample_log(paths)) or "C"
+    return load_language(value, None, dirs)
 
 
 if __name__ == "__main__":

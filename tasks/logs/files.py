@@ -31,6 +31,7 @@ from typing import BinaryIO
 
 from tasks.logs.detectors import LogAnalyzer
 from tasks.logs.formats import HEAD_BYTES, resolve
+from tasks.logs.language import SAMPLE_BYTES, Language
 from tasks.logs.parser import finish_read, make_parser
 from tasks.logs.prefix import LogFormatError
 
@@ -187,6 +188,7 @@ def analyze_files(
     roots: Sequence[str] | None = None,
     max_bytes: int | None = None,
     finished: bool = False,
+    language: Language | None = None,
 ) -> FileReadResult:
     """Feed every file `pattern` (one path or glob, or several) names to `analyzer`, each from
     its stored offset, oldest first, `max_bytes` in all at most (None: no bound); `roots`: see
@@ -199,7 +201,8 @@ def analyze_files(
     The newest file may still be written to: its last, unterminated line is left for the next
     run, unless `finished` (a one-off read: the command line). Older and compressed files are
     complete and read to the end. A file cut by max_bytes is continued by the next read
-    (more_to_read), the offsets of the files not reached yet are kept.
+    (more_to_read), the offsets of the files not reached yet are kept. `language`: the log's
+    lc_messages (tasks.logs.language), None for English.
     """
     offsets = offsets or {}
     paths = expand_paths(pattern, roots)
@@ -215,7 +218,9 @@ def analyze_files(
             _keep_offsets(result, offsets, paths[index:])
             break
         start = offsets.get(key, 0)
-        cut, start, read, parser, used = _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size)
+        cut, start, read, parser, used = _read_file(
+            path, start, left, fmt, prefix, analyzer, roots, chunk_size, language
+        )
         if parser is None:  # nothing new in it
             result.offsets[key] = start
             continue
@@ -252,7 +257,7 @@ def analyze_files(
     return result
 
 
-def _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size):
+def _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size, language=None):
     """Feed `path` from `start`, at most `left` bytes (None: all) to a new parser, with the
     format and prefix its first bytes call for. Returns (cut: bytes were left unread, start,
     bytes read, parser, (format, prefix)) — parser None when the file has nothing new."""
@@ -269,8 +274,8 @@ def _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size):
             head = fh.read(HEAD_BYTES)
             if not head:
                 return False, start, 0, None, (fmt, prefix)
-            used = resolve(head, fmt, prefix, str(path))
-            parser = make_parser(*used)
+            used = resolve(head, fmt, prefix, str(path), language)
+            parser = make_parser(*used, language)
             for chunk in read_chunks(fh, start, left, chunk_size):
                 read += len(chunk)
                 analyzer.add_all(parser.feed(chunk))
@@ -285,3 +290,13 @@ def _keep_offsets(result: FileReadResult, offsets: dict[str, int], unread: list[
     for path in unread:
         if str(path) in offsets:
             result.offsets[str(path)] = offsets[str(path)]
+
+
+def sample_log(pattern: str, roots: Sequence[str] | None = None, size: int = SAMPLE_BYTES) -> bytes:
+    """The first `size` bytes of the oldest file `pattern` names (to detect its language)."""
+    path = expand_paths(pattern, roots)[0]
+    try:
+        with open_log(path, roots) as fh:
+            return fh.read(size)
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        raise UnreadableLog(f"cannot read {str(path)!r}: not a valid gzip file") from None

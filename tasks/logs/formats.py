@@ -17,7 +17,8 @@ import io
 import json
 import re
 
-from tasks.logs.prefix import CompiledPrefix, LogFormatError, compile_prefix
+from tasks.logs.language import Language
+from tasks.logs.prefix import ANY_WORD, CompiledPrefix, LogFormatError, compile_prefix
 
 HEAD_BYTES = 64 * 1024
 HEAD_RECORDS = 200
@@ -125,29 +126,40 @@ def detect_format(head: bytes) -> str:
     return "stderr"
 
 
-def detect_prefix(head: bytes) -> str | None:
+def prefix_tokens(language: Language | None):
+    """What follows the prefix in a stderr line of `language` (compile_prefix's `tokens`): its
+    translated severities and labels, None for English."""
+    if language is None or language.english:
+        return None
+    return language.tokens or ANY_WORD
+
+
+def detect_prefix(head: bytes, language: Language | None = None) -> str | None:
     """The common log_line_prefix that matches most of the head's lines (at least MIN_SHARE of
     them), or None. On a tie, the commonest: lines of background processes only (no session,
     so %q hides the rest) fit every prefix that ends in %q... alike."""
     lines = head_lines(head) or [head.decode("utf-8", "replace")]
     best, best_count = None, 0
     for candidate in COMMON_PREFIXES:
-        share = stderr_share(lines, compile_prefix(candidate))
+        share = stderr_share(lines, compile_prefix(candidate, prefix_tokens(language)))
         if _plausible(share) and share[0] > best_count:
             best, best_count = candidate, share[0]
     return best
 
 
-def resolve(head: bytes, fmt: str, prefix: str | None, name: str) -> tuple[str, str | None]:
+def resolve(
+    head: bytes, fmt: str, prefix: str | None, name: str, language: Language | None = None
+) -> tuple[str, str | None]:
     """The format and prefix to read file `name` with, given its first bytes: "auto" detected,
     a missing stderr prefix detected, and a format that does not fit the file refused
-    (LogFormatError naming the format it looks like; never quoting the file)."""
+    (LogFormatError naming the format it looks like; never quoting the file). `language`: the
+    log's (its stderr lines carry translated severities)."""
     actual = detect_format(head) if fmt == "auto" else fmt
     lines = head_lines(head)
     if actual != "stderr":
         prefix = None
     elif prefix is None:
-        prefix = detect_prefix(head)
+        prefix = detect_prefix(head, language)
         if prefix is None:
             raise LogFormatError(
                 f"none of the common log_line_prefix values matches the first lines of {name!r}"
@@ -162,7 +174,7 @@ def resolve(head: bytes, fmt: str, prefix: str | None, name: str) -> tuple[str, 
         share = csvlog_share(lines)
         what = f"CSV records of {_CSV_FIELDS}+ fields starting with a time"
     else:
-        share = stderr_share(lines, compile_prefix(prefix))
+        share = stderr_share(lines, compile_prefix(prefix, prefix_tokens(language)))
         if not _plausible(share):
             raise LogFormatError(
                 f"{_none_or_only(share)} of the first {share[1]} lines of {name!r} {_verb(share)} log_line_prefix "

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
+from tasks.logs.language import major_version
 from tasks.reviews.review import ReviewFailed
 
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -27,6 +28,7 @@ class ServerLogSettings:
     prefix: str
     directory: str
     messages_locale: str
+    major: float | None = None  # 15, 9.6: picks the catalog of the server's own version
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ def read_settings(session: psycopg.Connection, user: str) -> ServerLogSettings:
     try:
         row = session.execute(
             "SELECT current_setting('logging_collector'), current_setting('log_destination'),"
-            " current_setting('log_line_prefix'), current_setting('log_directory'), current_setting('lc_messages')"
+            " current_setting('log_line_prefix'), current_setting('log_directory'), current_setting('lc_messages'),"
+            " current_setting('server_version_num')::int"
         ).fetchone()
     except errors.InsufficientPrivilege:
         raise _needs_pg_monitor(user) from None
@@ -56,6 +59,7 @@ def read_settings(session: psycopg.Connection, user: str) -> ServerLogSettings:
         prefix=row[2],
         directory=row[3],
         messages_locale=row[4],
+        major=major_version(row[5]),
     )
 
 
