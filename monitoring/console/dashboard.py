@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -32,7 +32,16 @@ from monitoring.console.charts import (
 )
 from tasks.estimates import running_executions
 from tasks.findings import open_counts
-from tasks.models import ExecutionStatus, Finding, FindingState, Severity, TaskExecution, severity_rank
+from tasks.models import (
+    EXECUTION_MOMENT,
+    ExecutionStatus,
+    Finding,
+    FindingState,
+    Severity,
+    Task,
+    TaskExecution,
+    severity_rank,
+)
 
 DASHBOARD_ROWS = 10  # rows per dashboard list; each links to the full, filterable changelist
 CHART_DAYS = 14
@@ -96,13 +105,29 @@ def failed_recently(now: datetime, hours: int = 24) -> tuple[int, list[TaskExecu
     return count, latest
 
 
+def start_of_day(day: date) -> datetime:
+    """Midnight UTC at the start of `day`: days are UTC days, as the console shows them.
+
+    Windows of days are written as `time >= start_of_day(first)`, a range that an index on
+    the time serves, rather than `time::date >= first`, which no index serves and which read
+    every row of the history.
+    """
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
 def executions_per_day(executions: QuerySet, now: datetime, days: int = CHART_DAYS) -> tuple[list[date], dict]:
-    """The last `days` days (UTC, oldest first) and {day: {status: count}}: one query."""
+    """The last `days` days (UTC, oldest first) and {day: {status: count}}: one query.
+
+    A run counts on the day it started, or was queued if no worker has started it
+    (EXECUTION_MOMENT, as the API's `since`): its indexes, alone and per task, read the
+    window's runs only, however long the history.
+    """
     today = now.date()
     window = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
     rows = (
-        executions.filter(created_at__date__gte=window[0])
-        .annotate(day=TruncDate("created_at"))
+        executions.alias(moment=EXECUTION_MOMENT)
+        .filter(moment__gte=start_of_day(window[0]))
+        .annotate(day=TruncDate("moment"))
         .values_list("day", "status")
         .annotate(count=Count("id"))
         .order_by()
@@ -111,6 +136,23 @@ def executions_per_day(executions: QuerySet, now: datetime, days: int = CHART_DA
     for day, status, count in rows:
         counts[day][status] = count
     return window, dict(counts)
+
+
+def latest_runs_of(connection: Connection) -> list[TaskExecution]:
+    """The newest runs of the connection's tasks, newest first: two queries.
+
+    Each task's newest runs are one descent of the (task, -id) index; only those few are
+    sorted. (Filtering every run by its task's connection and walking the ids back read the
+    whole history when the connection's tasks had run little or never.)
+    """
+    newest = Q()
+    for task_id in Task.objects.filter(connection=connection).values_list("id", flat=True):
+        runs = TaskExecution.objects.filter(task_id=task_id).order_by("-id").values("id")
+        newest |= Q(id__in=runs[:DASHBOARD_ROWS])
+    if not newest:
+        return []
+    runs = TaskExecution.objects.filter(newest).select_related("task")
+    return list(runs.order_by("-id")[:DASHBOARD_ROWS])
 
 
 def latest_findings() -> list:
@@ -152,22 +194,25 @@ def connection_history(connection: Connection, window: str, now: datetime) -> di
     """The response-time chart over `window` ("24h" or "7d"), uptime % over 24 h and 7 d,
     and uptime per day for the last week: three queries."""
     span = HISTORY_WINDOWS.get(window, HISTORY_WINDOWS["24h"])
+    # Each query reads a range of the (connection, checked_at) index, which carries every
+    # column read here (hence counts of checked_at, not of id): the window's probes only,
+    # never the older history, and not their rows.
     statuses = ConnectionStatus.objects.filter(connection=connection)
-    rows = statuses.filter(checked_at__gte=now - span).order_by("-id")[:MAX_HISTORY_POINTS]
+    rows = statuses.filter(checked_at__gte=now - span).order_by("-checked_at")[:MAX_HISTORY_POINTS]
     points = [Probe(*row) for row in rows.values_list("checked_at", "is_healthy", "response_time_ms")]
     day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
     totals = statuses.filter(checked_at__gte=week_ago).aggregate(
-        checks_24h=Count("id", filter=Q(checked_at__gte=day_ago)),
-        healthy_24h=Count("id", filter=Q(checked_at__gte=day_ago, is_healthy=True)),
-        checks_7d=Count("id"),
-        healthy_7d=Count("id", filter=Q(is_healthy=True)),
+        checks_24h=Count("checked_at", filter=Q(checked_at__gte=day_ago)),
+        healthy_24h=Count("checked_at", filter=Q(checked_at__gte=day_ago, is_healthy=True)),
+        checks_7d=Count("checked_at"),
+        healthy_7d=Count("checked_at", filter=Q(is_healthy=True)),
     )
     per_day = {
         row["day"]: row
-        for row in statuses.filter(checked_at__date__gt=(now - timedelta(days=7)).date())
+        for row in statuses.filter(checked_at__gte=start_of_day((now - timedelta(days=6)).date()))
         .annotate(day=TruncDate("checked_at"))
         .values("day")
-        .annotate(total=Count("id"), healthy=Count("id", filter=Q(is_healthy=True)))
+        .annotate(total=Count("checked_at"), healthy=Count("checked_at", filter=Q(is_healthy=True)))
         .order_by()
     }
     days = [now.date() - timedelta(days=offset) for offset in range(6, -1, -1)]
