@@ -5,10 +5,9 @@ the console's.
   The API writes every time this way (monitoring/api/serializers.py uses this function), and
   so do execution results and finding details, so that a script reads one form everywhere
   (jq's `fromdateiso8601` takes exactly this one: no fraction, no offset).
-- `UtcIso` is `utc_iso` done by the database, for lists of many rows (the API's execution and
-  finding lists): a datetime column selected as its text. Django loads a timestamptz through
-  a loader written in Python (about 3.5 µs a value) and strftime costs as much again; at
-  1,000 rows of two or four times each, that was most of a list's cost.
+- The API's long lists (monitoring/api/rows.py) have the database write this same form
+  (`UtcIso` there) rather than load each time into Python to write it here; this module
+  stays free of Django, for the log analyzer's command line.
 - `utc_text` is the human form, "2024-01-01 02:00 UTC", the one the console shows (its
   Django formats in monitoring/console/formats/en/formats.py say the same). Finding messages
   use it.
@@ -17,8 +16,6 @@ the console's.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-from django.db.models import CharField, Func
 
 TEXT_FORMAT = "%Y-%m-%d %H:%M UTC"
 
@@ -37,24 +34,6 @@ def utc_iso(value: datetime | None) -> str | None:
     # isoformat, not strftime: the year has four digits before 1000 too ("0999"), as
     # ISO 8601 and UtcIso write it.
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-
-
-class UtcIso(Func):
-    """A datetime column as `utc_iso` writes it, computed by the database; NULL stays NULL.
-
-    PostgreSQL: `to_char` of the time in UTC, whose `SS` drops the fraction as `utc_iso` does
-    (never rounds up). SQLite (the local default) stores Django's aware datetimes as UTC text,
-    "YYYY-MM-DD HH:MM:SS[.ffffff]": the first 19 characters are the time to the second.
-    monitoring/tests/api/test_list_rows.py checks every list against the serializers' output.
-    """
-
-    arity = 1
-    output_field = CharField()
-    template = """to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        template = "replace(substr(%(expressions)s, 1, 19), ' ', 'T') || 'Z'"
-        return self.as_sql(compiler, connection, template=template, **extra_context)
 
 
 def utc_text(value: datetime) -> str:
