@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection as db_connection
+from django.db.models import Count, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest
 from django.utils import timezone
@@ -141,30 +143,44 @@ def executions_per_day(executions: QuerySet, now: datetime, days: int = CHART_DA
 def latest_runs_of(connection: Connection) -> list[TaskExecution]:
     """The newest runs of the connection's tasks, newest first: two queries.
 
-    Each task's newest runs are one descent of the (task, -id) index; only those few are
-    sorted. (Filtering every run by its task's connection and walking the ids back read the
-    whole history when the connection's tasks had run little or never.)
+    First the newest ids of each of its tasks, each a descent of the (task, -id) index (an
+    array per task on PostgreSQL; a small query per task on SQLite, which has no arrays),
+    then those few rows by id. Filtering every run by its task's connection, or by `id IN`
+    subqueries, walked the history back from the newest run until enough matched: all of it
+    for a connection whose tasks had run little or never.
     """
-    newest = Q()
-    for task_id in Task.objects.filter(connection=connection).values_list("id", flat=True):
-        runs = TaskExecution.objects.filter(task_id=task_id).order_by("-id").values("id")
-        newest |= Q(id__in=runs[:DASHBOARD_ROWS])
-    if not newest:
+    tasks = Task.objects.filter(connection=connection)
+    if db_connection.vendor == "postgresql":
+        newest = TaskExecution.objects.filter(task_id=OuterRef("id")).order_by("-id").values("id")
+        per_task = tasks.annotate(ids=ArraySubquery(newest[:DASHBOARD_ROWS])).values_list("ids", flat=True)
+        ids = [run_id for task_ids in per_task for run_id in task_ids]
+    else:
+        ids = [
+            run_id
+            for task_id in tasks.values_list("id", flat=True)
+            for run_id in TaskExecution.objects.filter(task_id=task_id)
+            .order_by("-id")
+            .values_list("id", flat=True)[:DASHBOARD_ROWS]
+        ]
+    if not ids:
         return []
-    runs = TaskExecution.objects.filter(newest).select_related("task")
+    runs = TaskExecution.objects.filter(id__in=ids).select_related("task")
     return list(runs.order_by("-id")[:DASHBOARD_ROWS])
 
 
 def latest_findings() -> list:
-    """The newest open critical and warning findings."""
-    # Worst first, newest first within a severity. Each severity's newest rows are one
-    # (severity, id) index descent; only those few rows are sorted, never the whole table.
-    severities = Severity.at_least(Severity.WARNING)
-    newest = Q()
-    for severity in severities:
-        rows = Finding.objects.filter(severity=severity, state=FindingState.OPEN).order_by("-id").values("id")
-        newest |= Q(id__in=rows[:DASHBOARD_ROWS])
-    findings = Finding.objects.filter(newest).annotate(rank=severity_rank()).select_related("connection")
+    """The newest open critical and warning findings, worst first: a query per severity,
+    then the rows.
+
+    Each severity's newest open ids are one index descent; only those few rows are then read
+    and sorted. (`id IN` subqueries joined by OR left PostgreSQL to read every finding and
+    filter each through both.)
+    """
+    ids: list[int] = []
+    for severity in Severity.at_least(Severity.WARNING):
+        rows = Finding.objects.filter(severity=severity, state=FindingState.OPEN).order_by("-id")
+        ids += rows.values_list("id", flat=True)[:DASHBOARD_ROWS]
+    findings = Finding.objects.filter(id__in=ids).annotate(rank=severity_rank()).select_related("connection")
     return list(findings.order_by("-rank", "-id")[:DASHBOARD_ROWS])
 
 
