@@ -1,19 +1,28 @@
-"""API at scale: each endpoint's latency with a short history and with a long one.
+"""API and console at scale: each endpoint's and page's cost with a short history and a long one.
 
 Two scratch databases get the same recent activity (100 connections probed every minute
 for the last 10 minutes, 20 tasks with runs in the last hour, 5 of them running now) on top
 of a history of old rows: 1,000 executions and 10,000 probe results (small) against
-1,000,000 and 5,000,000 (large), generated with generate_series. Each endpoint is then
-timed through Django's test client (in-process: the view, its queries and the JSON, no
-HTTP), and the bench prints its query count, p50 at both scales and the ratio (goal <= 1.5),
-and the buffers that EXPLAIN (ANALYZE, BUFFERS) reads for the queries that used to grow with
-history, next to the query they replaced.
+1,000,000 and 5,000,000 (large), generated with generate_series and ending before the widest
+window a page shows (14 days of runs, 7 of probes). Then, through Django's test client
+(in-process: the view, its queries and the body, no HTTP):
+
+- every API endpoint and /metrics, and the console's pages as a superuser: query count, p50
+  at both scales and their ratio (goal <= 1.5), and the shared buffers that EXPLAIN (ANALYZE,
+  BUFFERS) reads for the request's queries at both scales (goal: not growing with history);
+- the buffers of the three queries that used to grow with history, next to the ones they
+  replaced;
+- per row: GET /tasks/executions?limit=1000 against psycopg + json.dumps of the same bytes
+  (goal <= 2x);
+- POST execute -> running: a real Celery worker subprocess claims each of 50 runs (p50, p95);
+- the execution purge of the oldest quarter of the large history.
 
     .venv/bin/python bench/api_scale.py        # BENCH_SCALE=1: 1M executions, 5M statuses
     BENCH_SCALE=0.2 .venv/bin/python bench/api_scale.py   # a fifth of the large history
 
 Each scale runs in its own process (Django reads one DATABASE_URL); the databases
-reviewer_bench_scale_small and _large on 127.0.0.1:5432 are dropped and rebuilt.
+reviewer_bench_scale_small and _large on 127.0.0.1:5432 are dropped and rebuilt. Redis:
+database 13 (cache, cleared before each request) and 14 (the worker's broker).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ SIZES = {
 }
 REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+EXECUTE_RUNS = int(os.environ.get("BENCH_EXECUTE_RUNS", "50"))
 CONNECTIONS, TASKS, RUNNING = 100, 20, 5
 API = "/api/v1/monitoring"
 
@@ -43,6 +53,7 @@ def configure(size: str) -> None:
         DJANGO_SETTINGS_MODULE="reviewer.settings",
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/reviewer_bench_scale_{size}",
         CACHE_URL="redis://127.0.0.1:6379/13",
+        REDIS_URL="redis://127.0.0.1:6379/14",  # the broker of the execute figure's worker
         REVIEWER_PUBLIC_READ="true",
         METRICS_ALLOWED_NETWORKS="127.0.0.1/32",
         DJANGO_DEBUG="false",
@@ -89,7 +100,8 @@ def build(size: str) -> float:
                FROM connections_connection c ORDER BY c.id LIMIT %s""",
             [TASKS],
         )
-        # History first (lower ids), spread over the last year, 3% failed; then the recent hour.
+        # History first (lower ids), spread over the year before the last 15 days (the widest
+        # window a page shows is the dashboard's 14 days of runs), 3% failed; then the recent hour.
         runs = """INSERT INTO task_executions (task_id, status, trigger, created_at, started_at, completed_at,
                    duration_seconds, result, error_message, celery_task_id, worker, publish_count)
                SELECT t.ids[1 + mod(n, array_length(t.ids, 1))], {status}, 'scheduled', at, at + interval '1 s',
@@ -105,7 +117,7 @@ def build(size: str) -> float:
         }
         cur.execute(
             runs.format(
-                moment=f"now() - interval '2 days' - ({history_runs} - n) * interval '360 days' / {history_runs}",
+                moment=f"now() - interval '15 days' - ({history_runs} - n) * interval '360 days' / {history_runs}",
                 **finished,
             ),
             [history_runs],
@@ -155,7 +167,7 @@ def build(size: str) -> float:
                     generate_series(1, %s) n"""
         cur.execute(
             statuses.format(
-                moment=f"now() - interval '1 day' - ({history_statuses} - n) * interval '30 days' / {history_statuses}"
+                moment=f"now() - interval '8 days' - ({history_statuses} - n) * interval '30 days' / {history_statuses}"
             ),
             [history_statuses],
         )
@@ -188,26 +200,136 @@ def endpoints() -> dict[str, str]:
     }
 
 
-def measure() -> dict:
+def console_pages() -> dict[str, str]:
+    """The console's pages that read history: lists, and the pages of one record of each kind."""
+    from tasks.models import Task, TaskExecution
+
+    task = Task.objects.order_by("id").first()
+    execution = TaskExecution.objects.order_by("-id").first()
+    return {
+        "dashboard": "/admin/",
+        "connections list": "/admin/connections/connection/",
+        "a connection's page": f"/admin/connections/connection/{task.connection_id}/change/",
+        "executions list": "/admin/tasks/taskexecution/",
+        "an execution's page": f"/admin/tasks/taskexecution/{execution.id}/change/",
+        "findings list": "/admin/tasks/finding/",
+        "tasks list": "/admin/tasks/task/",
+        "a task's page": f"/admin/tasks/task/{task.id}/change/",
+        "a connection's checks": f"/admin/connections/connectionstatus/?connection__id__exact={task.connection_id}",
+    }
+
+
+def statement_buffers(sql: str) -> int:
+    """Shared buffers (hit + read) that EXPLAIN (ANALYZE, BUFFERS) reports for one statement
+    (a plan node's buffers include its children's and its subqueries')."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)  # no parameters: a literal % stays
+        document = cur.fetchone()[0]
+    plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
+    return plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
+
+
+def timed(client, url: str) -> dict:
+    """p50 of REPEAT cold requests (caches cleared), the queries of one, and the buffers
+    those queries read."""
     from django.core.cache import cache
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client()
-    results = {}
-    for label, url in endpoints().items():
-        times = []
-        for _ in range(REPEAT + 2):
-            cache.clear()  # the cost of a cold request, not of a cached answer
-            with CaptureQueriesContext(connection) as captured:
+    times = []
+    for _ in range(REPEAT + 2):
+        cache.clear()  # the cost of a cold request, not of a cached answer
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code, response.content[:200])
+    selects = [
+        query["sql"] for query in captured.captured_queries if query["sql"].lstrip().upper().startswith("SELECT")
+    ]
+    return {
+        "queries": len(captured.captured_queries),
+        "p50_ms": statistics.median(times[2:]),  # the first two warm up
+        "buffers": sum(statement_buffers(sql) for sql in selects),
+    }
+
+
+def per_row() -> dict:
+    """GET /tasks/executions?limit=1000 through the API against the same 1,000 rows fetched
+    with psycopg and dumped with json.dumps, byte for byte the same body.
+
+    Two references: times written in Python by tasks.timestamps.utc_iso (the plain way), and
+    written by PostgreSQL as the API now does (UtcIso), so that the figure is the API's
+    overhead over the least work that gives the same bytes.
+    """
+    import psycopg
+    from django.conf import settings
+    from django.test import Client
+
+    from tasks.timestamps import utc_iso
+
+    columns = "id, task_id, status, {started}, {completed}, duration_seconds, result, error_message"
+    query = "SELECT " + columns + " FROM task_executions ORDER BY id DESC LIMIT 1000"
+    as_text = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    in_python = query.format(started="started_at", completed="completed_at")
+    in_sql = query.format(started=as_text.format("started_at"), completed=as_text.format("completed_at"))
+    keys = ("id", "task_id", "status", "started_at", "completed_at", "duration_seconds", "result", "error_message")
+    db = settings.DATABASES["default"]
+
+    def dump(rows: list[dict]) -> bytes:
+        # As DRF's JSONRenderer (SpacedJSONRenderer): spaced separators, UTF-8, U+2028/9 escaped.
+        text = json.dumps(rows, ensure_ascii=False, separators=(", ", ": "))
+        return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=db["USER"]) as conn:
+
+        def raw_python_times() -> bytes:
+            rows = conn.execute(in_python).fetchall()
+            return dump(
+                [dict(zip(keys, (*row[:3], utc_iso(row[3]), utc_iso(row[4]), *row[5:]), strict=True)) for row in rows]
+            )
+
+        def raw_sql_times() -> bytes:
+            return dump([dict(zip(keys, row, strict=True)) for row in conn.execute(in_sql).fetchall()])
+
+        client = Client()
+
+        def api() -> bytes:
+            return client.get(f"{API}/tasks/executions?limit=1000").content
+
+        body = api()
+        assert body == raw_python_times() == raw_sql_times(), "the references must answer the same bytes"
+        calls = {"api_ms": api, "raw_python_ms": raw_python_times, "raw_sql_ms": raw_sql_times}
+        times: dict[str, list[float]] = {name: [] for name in calls}
+        for _ in range(REPEAT + 2):  # interleaved: the machine's load drifts alike for the three
+            for name, call in calls.items():
                 started = time.perf_counter()
-                response = client.get(url)
-                times.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, (label, response.status_code, response.content[:200])
-        times = times[2:]  # warm-up
-        results[label] = {"queries": len(captured.captured_queries), "p50_ms": statistics.median(times)}
-    return results
+                call()
+                times[name].append((time.perf_counter() - started) * 1000)
+    return {"bytes": len(body), **{name: statistics.median(values[2:]) for name, values in times.items()}}
+
+
+def measure() -> dict:
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    client = Client()
+    results = {label: timed(client, url) for label, url in endpoints().items()}
+    staff, _ = User.objects.get_or_create(
+        username="bench-staff", defaults={"is_staff": True, "is_superuser": True, "email": "staff@example.com"}
+    )
+    console = Client()
+    console.force_login(staff)
+    # Pages name their static files; the production storage would want `collectstatic`'s
+    # manifest, which has nothing to do with the pages' queries (as in the tests' conftest.py).
+    plain = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    with override_settings(STORAGES=plain):
+        pages = {label: timed(console, url) for label, url in console_pages().items()}
+    return {"endpoints": results, "pages": pages, "per_row": per_row()}
 
 
 def buffers(queryset) -> int:
@@ -271,7 +393,7 @@ def purge() -> dict:
 
     before = TaskExecution.objects.count()
     started = time.perf_counter()
-    deleted = purge_execution_history(days=2 + 270, max_batches=10**6)
+    deleted = purge_execution_history(days=15 + 270, max_batches=10**6)
     seconds = time.perf_counter() - started
     assert TaskExecution.objects.count() == before - deleted
     started = time.perf_counter()
@@ -286,12 +408,76 @@ def purge() -> dict:
     return {"rows": deleted, "seconds": seconds, "collector_rate": collected / (time.perf_counter() - started)}
 
 
+def execute_latency() -> dict:
+    """POST /tasks/{id}/execute -> the run claimed by a real worker (status running), over
+    EXECUTE_RUNS manual runs of a health_check of this database, one at a time.
+
+    The latency is the worker's own started_at (set when it claims the run) minus the wall
+    clock just before the POST: the same machine's clock, and no polling in between to slow
+    the worker down. Each run is left to finish before the next POST; two runs before them
+    warm the worker up.
+    """
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from connections.models import Connection
+    from tasks.models import ExecutionStatus, Task, TaskExecution
+    from testing.wait import wait_for
+    from testing.worker import WorkerProcess
+
+    db = settings.DATABASES["default"]
+    target, _ = Connection.objects.get_or_create(
+        name="bench execute target",
+        defaults={"host": "127.0.0.1", "port": db["PORT"], "database": db["NAME"], "username": db["USER"]},
+    )
+    task, _ = Task.objects.get_or_create(
+        name="bench execute", defaults={"task_type": "health_check", "connection": target}
+    )
+    operator, _ = User.objects.get_or_create(username="bench-operator", defaults={"is_superuser": True})
+    token, _ = Token.objects.get_or_create(user=operator)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    worker = WorkerProcess(queues="reviews", concurrency=1).start()
+    latencies, posts = [], []
+    try:
+        for run_number in range(EXECUTE_RUNS + 2):
+            before = time.time()
+            started = time.perf_counter()
+            response = client.post(f"{API}/tasks/{task.id}/execute")
+            posts.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.content
+            run = TaskExecution.objects.filter(pk=response.json()["execution_id"])
+
+            def finished(run=run):
+                return run.filter(status__in=[ExecutionStatus.COMPLETED, ExecutionStatus.FAILED]).first()
+
+            execution = wait_for(finished, timeout=60, interval=0.05)
+            assert execution.status == ExecutionStatus.COMPLETED, (execution.error_message, worker.log()[-2000:])
+            if run_number < 2:
+                posts.pop()  # the worker's first runs open its connections: a warm-up
+                continue
+            latencies.append((execution.started_at.timestamp() - before) * 1000)
+    finally:
+        worker.stop()
+    ordered = sorted(latencies)
+    return {
+        "runs": len(ordered),
+        "p50_ms": statistics.median(ordered),
+        "p95_ms": ordered[max(0, round(0.95 * len(ordered)) - 1)],
+        "post_p50_ms": statistics.median(posts),
+    }
+
+
 def child(phase: str, size: str) -> None:
     configure(size)
     if phase == "build":
         print(json.dumps({"build_s": build(size)}))
     elif phase == "measure":
-        print(json.dumps({"endpoints": measure(), "plans": plans()}))
+        print(json.dumps({**measure(), "plans": plans()}))
+    elif phase == "execute":
+        print(json.dumps(execute_latency()))
     else:
         print(json.dumps(purge()))
 
@@ -305,41 +491,71 @@ def run_child(phase: str, size: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    out = {}
-    for size in SIZES:
-        print(f"building {size}: {SIZES[size]} ...", file=sys.stderr, flush=True)
-        out[size] = run_child("build", size)
-    # Alternate the scales (the machine is shared, its load drifts) and keep each
-    # endpoint's best p50 over the rounds.
-    for round_ in range(ROUNDS):
-        for size in SIZES:
-            print(f"measuring {size}, round {round_ + 1} of {ROUNDS} ...", file=sys.stderr, flush=True)
-            result = run_child("measure", size)
-            if "endpoints" not in out[size]:
-                out[size].update(result)
-                continue
-            for label, figures in result["endpoints"].items():
-                best = out[size]["endpoints"][label]
-                best["p50_ms"] = min(best["p50_ms"], figures["p50_ms"])
-    print("purging the oldest quarter of the large history ...", file=sys.stderr, flush=True)
-    purged = run_child("purge", "large")
-    small, large = out["small"], out["large"]
-    print(f"history: small {SIZES['small']}, large {SIZES['large']} (BENCH_SCALE={SCALE})")
-    print(f"data generation: small {small['build_s']:.0f} s, large {large['build_s']:.0f} s")
-    print(f"{'endpoint':42} {'queries':>7} {'p50 small':>10} {'p50 large':>10} {'ratio':>6}")
+def best_of(rounds: list[dict]) -> dict:
+    """The first round's figures with each p50 the best over the rounds (the machine is
+    shared: its load only ever adds time)."""
+    best = rounds[0]
+    for result in rounds[1:]:
+        for table in ("endpoints", "pages"):
+            for label, figures in result[table].items():
+                best[table][label]["p50_ms"] = min(best[table][label]["p50_ms"], figures["p50_ms"])
+        for name, value in result["per_row"].items():
+            if name.endswith("_ms"):
+                best["per_row"][name] = min(best["per_row"][name], value)
+    return best
+
+
+def print_table(title: str, small: dict, large: dict) -> float:
+    """Each row's query count, p50 at both scales, their ratio and the buffers its queries
+    read at both scales; the worst ratio."""
+    print(f"{title:42} {'queries':>7} {'p50 small':>10} {'p50 large':>10} {'ratio':>6} {'buffers small -> large':>23}")
     worst = 0.0
-    for label, s in small["endpoints"].items():
-        big = large["endpoints"][label]
+    for label, s in small.items():
+        big = large[label]
         ratio = big["p50_ms"] / s["p50_ms"]
         worst = max(worst, ratio)
         queries = f"{s['queries']}" if s["queries"] == big["queries"] else f"{s['queries']}/{big['queries']}"
-        print(f"{label:42} {queries:>7} {s['p50_ms']:8.2f}ms {big['p50_ms']:8.2f}ms {ratio:6.2f}")
+        buffers = f"{s['buffers']:>9,} -> {big['buffers']:<9,}"
+        print(f"{label:42} {queries:>7} {s['p50_ms']:8.2f}ms {big['p50_ms']:8.2f}ms {ratio:6.2f}   {buffers}")
     print(f"worst ratio {worst:.2f} (goal <= 1.5)")
+    return worst
+
+
+def main() -> None:
+    built = {}
+    for size in SIZES:
+        print(f"building {size}: {SIZES[size]} ...", file=sys.stderr, flush=True)
+        built[size] = run_child("build", size)
+    # Alternate the scales (the machine is shared, its load drifts).
+    rounds: dict[str, list[dict]] = {size: [] for size in SIZES}
+    for round_ in range(ROUNDS):
+        for size in SIZES:
+            print(f"measuring {size}, round {round_ + 1} of {ROUNDS} ...", file=sys.stderr, flush=True)
+            rounds[size].append(run_child("measure", size))
+    small, large = best_of(rounds["small"]), best_of(rounds["large"])
+    print(f"POST execute -> running, {EXECUTE_RUNS} runs with a real worker ...", file=sys.stderr, flush=True)
+    executed = run_child("execute", "large")
+    print("purging the oldest quarter of the large history ...", file=sys.stderr, flush=True)
+    purged = run_child("purge", "large")
+    print(f"history: small {SIZES['small']}, large {SIZES['large']} (BENCH_SCALE={SCALE})")
+    print(f"data generation: small {built['small']['build_s']:.0f} s, large {built['large']['build_s']:.0f} s")
+    print_table("endpoint", small["endpoints"], large["endpoints"])
+    print_table("console page (staff)", small["pages"], large["pages"])
     print("EXPLAIN (ANALYZE, BUFFERS) shared buffers, small -> large: now | the query it replaced")
     for label, s in small["plans"].items():
         big = large["plans"][label]
         print(f"  {label:22} {s['now']:>6} -> {big['now']:<6} | {s['before']:>6} -> {big['before']}")
+    for size, figures in (("small", small["per_row"]), ("large", large["per_row"])):
+        print(
+            f"per row, {size}: /tasks/executions?limit=1000 ({figures['bytes']:,} bytes) {figures['api_ms']:.2f} ms;"
+            f" psycopg + json.dumps of the same bytes {figures['raw_python_ms']:.2f} ms with times written in Python"
+            f" (ratio {figures['api_ms'] / figures['raw_python_ms']:.2f}, goal <= 2),"
+            f" {figures['raw_sql_ms']:.2f} ms written by PostgreSQL (ratio {figures['api_ms'] / figures['raw_sql_ms']:.2f})"
+        )
+    print(
+        f"POST execute -> running (a real worker claims it), {executed['runs']} runs: p50 {executed['p50_ms']:.1f} ms,"
+        f" p95 {executed['p95_ms']:.1f} ms (the POST itself: p50 {executed['post_p50_ms']:.1f} ms)"
+    )
     rate = purged["rows"] / purged["seconds"]
     print(
         f"execution purge: {purged['rows']} rows (and their findings) in {purged['seconds']:.1f} s, {rate:,.0f} rows/s;"

@@ -98,6 +98,13 @@ class ConnectionStatus(models.Model):
             # "Unhealthy since when" looks up the newest healthy row: one index descent, not a
             # walk back over a long outage.
             models.Index(fields=["connection", "-id"], condition=Q(is_healthy=True), name="connstatus_healthy_idx"),
+            # A connection's page: its probes of the last day or week (response times, uptime),
+            # read from the index alone, without visiting the rows of its older history.
+            models.Index(
+                fields=["connection", "checked_at"],
+                include=["is_healthy", "response_time_ms"],
+                name="connstatus_history_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -321,8 +321,9 @@ PROBE_INTERVAL_SECONDS = env_int("PROBE_INTERVAL_SECONDS", 60, minimum=5)
 # A latest status older than this is reported unhealthy: a dead probe worker must never look
 # like a healthy fleet.
 PROBE_STALE_AFTER_SECONDS = env_int("PROBE_STALE_AFTER_SECONDS", 3 * PROBE_INTERVAL_SECONDS, minimum=10)
-# Probe threads per round. A dead host holds a slot for a whole connect_timeout; with at least
-# as many slots as dead hosts a round costs about one timeout (sized for 10% dead of 640).
+# Probe threads of one chunk (and of one "Check now"). A dead host holds a slot for a whole
+# connect_timeout; a chunk no larger than this costs at most one timeout, however many of its
+# hosts are dead.
 PROBE_CONCURRENCY = env_int("PROBE_CONCURRENCY", 64, minimum=1)
 # Rounds shared by every probe worker (connections/rounds.py): beat publishes the due
 # connections in chunks of PROBE_CHUNK_SIZE, each one message on the probes queue. A chunk
@@ -330,7 +331,9 @@ PROBE_CONCURRENCY = env_int("PROBE_CONCURRENCY", 64, minimum=1)
 # whose latest result is younger than PROBE_FRESH_SECONDS is not due; half an interval, because
 # a round's results land up to a round's length after it starts, and a full interval would skip
 # them every other round.
-PROBE_CHUNK_SIZE = env_int("PROBE_CHUNK_SIZE", 100, minimum=1)
+# The default equals PROBE_CONCURRENCY, so a chunk of hosts that stay dead (they are chunked
+# together, published last) costs one connect_timeout, not two.
+PROBE_CHUNK_SIZE = env_int("PROBE_CHUNK_SIZE", PROBE_CONCURRENCY, minimum=1)
 PROBE_MAX_PER_SERVER = env_int("PROBE_MAX_PER_SERVER", 8, minimum=1)
 PROBE_FRESH_SECONDS = env_int("PROBE_FRESH_SECONDS", PROBE_INTERVAL_SECONDS // 2, minimum=1)
 
@@ -377,6 +380,14 @@ RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
 LOG_FILE_ROOTS = [root for root in env_str("LOG_FILE_ROOTS", "/var/log/postgresql").split(":") if root]
 if any(not root.startswith("/") for root in LOG_FILE_ROOTS):
     raise ImproperlyConfigured(f"LOG_FILE_ROOTS must list absolute directories, not {LOG_FILE_ROOTS!r}")
+# Where log_analysis finds PostgreSQL's message catalogs (postgres-NN.mo), to read logs written
+# with a non-English lc_messages: ":"-separated directories laid out like /usr/share/locale
+# (<lang>/LC_MESSAGES/), globs allowed.
+LOG_LOCALE_DIRS = [
+    d for d in env_str("LOG_LOCALE_DIRS", "/usr/share/locale:/usr/lib/postgresql/*/share/locale").split(":") if d
+]
+if any(not d.startswith("/") for d in LOG_LOCALE_DIRS):
+    raise ImproperlyConfigured(f"LOG_LOCALE_DIRS must list absolute directories, not {LOG_LOCALE_DIRS!r}")
 
 # --- Metrics and health endpoints (README "Metrics", "Health endpoints") ------------------------
 

@@ -13,7 +13,8 @@ command -v runuser >/dev/null || need+=(util-linux)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 # The security review tests turn ssl on with a self-signed certificate.
 command -v openssl >/dev/null || need+=(openssl)
-# localedef sources: a test builds de_DE.UTF-8 to check lc_messages is reported.
+# localedef sources: tests build de_DE.UTF-8 and ru_RU.UTF-8 for clusters that log in German and
+# Russian (testing/locales.py); the postgresql package brings the catalogs log analysis reads.
 [ -d /usr/share/i18n/locales ] || need+=(locales)
 # promtool and prometheus check the alert rules and scrape the service in the metrics tests.
 command -v promtool >/dev/null || need+=(prometheus)

@@ -5,6 +5,9 @@ the console's.
   The API writes every time this way (monitoring/api/serializers.py uses this function), and
   so do execution results and finding details, so that a script reads one form everywhere
   (jq's `fromdateiso8601` takes exactly this one: no fraction, no offset).
+- The API's long lists (monitoring/api/rows.py) have the database write this same form
+  (`UtcIso` there) rather than load each time into Python to write it here; this module
+  stays free of Django, for the log analyzer's command line.
 - `utc_text` is the human form, "2024-01-01 02:00 UTC", the one the console shows (its
   Django formats in monitoring/console/formats/en/formats.py say the same). Finding messages
   use it.
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 TEXT_FORMAT = "%Y-%m-%d %H:%M UTC"
 
 
@@ -29,7 +31,9 @@ def utc_iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None or value.utcoffset() is None:
         return value.replace(microsecond=0).isoformat()
-    return value.astimezone(UTC).strftime(ISO_FORMAT)
+    # isoformat, not strftime: the year has four digits before 1000 too ("0999"), as
+    # ISO 8601 and UtcIso write it.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def utc_text(value: datetime) -> str:

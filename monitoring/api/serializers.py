@@ -1,6 +1,11 @@
 """Response bodies of the monitoring API: the documented fields, nothing more (docs/api.md).
 
 All output-only. Times go through `UtcTimestampField` ("2024-01-01T02:00:00Z").
+
+The lists of executions, findings and a run's sightings are built as plain rows by rows.py,
+at a fraction of the cost; ExecutionSerializer, FindingSerializer and SightingSerializer
+describe those shapes in the OpenAPI schema, and monitoring/tests/api/test_list_rows.py
+checks that they and rows.py write the same bytes.
 """
 
 from __future__ import annotations

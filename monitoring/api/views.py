@@ -1,7 +1,9 @@
 """The monitoring API: four DRF viewsets, routed by monitoring/api/urls.py.
 
 Viewsets only read and call into `connections/` and `tasks/`; the shapes live in
-serializers.py, the query parameters in params.py, the OpenAPI description in schema.py.
+serializers.py (the long lists of executions and findings are built as plain rows by
+rows.py, in the same shapes), the query parameters in params.py, the OpenAPI description in
+schema.py.
 Every list is bounded (`limit`, at most API_LIMIT_MAX) and costs a fixed number of queries.
 """
 
@@ -30,15 +32,8 @@ from monitoring.api.params import (
     since_filter,
 )
 from monitoring.api.renderers import SpacedJSONRenderer
-from monitoring.api.serializers import (
-    ConnectionStatusSerializer,
-    ExecutionSerializer,
-    FindingSerializer,
-    SightingSerializer,
-    check_result,
-    fleet_status_item,
-    running_task_item,
-)
+from monitoring.api.rows import execution_rows, finding_rows, sighting_rows
+from monitoring.api.serializers import ConnectionStatusSerializer, check_result, fleet_status_item, running_task_item
 from tasks import estimates
 from tasks.models import ExecutionStatus, Finding, FindingState, Severity, Sighting, Task, TaskExecution, Trigger
 from tasks.runner import QueueUnavailable, start_execution
@@ -79,7 +74,7 @@ class TaskViewSet(MonitoringViewSet):
         limit = parse_limit(request, default=20)
         task = row_or_404(Task, task_id)
         executions = TaskExecution.objects.filter(task=task).order_by("-id")[:limit]
-        return Response(ExecutionSerializer(executions, many=True).data)
+        return Response(execution_rows(executions))
 
     @schema.task_execute
     @action(detail=True, methods=["post"], required_permission="tasks.run_task")
@@ -119,7 +114,7 @@ class ExecutionViewSet(MonitoringViewSet):
             executions = executions.filter(status=status)
         if since is not None:
             executions = executions.filter(since_filter(since))
-        return Response(ExecutionSerializer(executions[:limit], many=True).data)
+        return Response(execution_rows(executions[:limit]))
 
     @schema.execution_finding_list
     @action(detail=True, methods=["get"], url_path="findings", url_name="finding-list")
@@ -129,8 +124,8 @@ class ExecutionViewSet(MonitoringViewSet):
         execution_pk = path_id(execution_id)
         if not TaskExecution.objects.filter(pk=execution_pk).exists():
             raise NotFound("Execution not found.")
-        sightings = Sighting.objects.filter(execution_id=execution_pk).select_related("finding").order_by("-id")
-        return Response(SightingSerializer(sightings[:limit], many=True).data)
+        sightings = Sighting.objects.filter(execution_id=execution_pk).order_by("-id")
+        return Response(sighting_rows(sightings[:limit]))
 
 
 class ConnectionViewSet(MonitoringViewSet):
@@ -189,4 +184,4 @@ class FindingViewSet(MonitoringViewSet):
             findings = findings.filter(severity=severity)
         if category is not None:
             findings = findings.filter(category=category)
-        return Response(FindingSerializer(findings[:limit], many=True).data)
+        return Response(finding_rows(findings[:limit]))

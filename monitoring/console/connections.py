@@ -26,6 +26,7 @@ from monitoring.console import dashboard
 from monitoring.console.kit import (
     RECENT_ROWS,
     ConsoleModelAdmin,
+    HistoryListMixin,
     ReadOnlyHistoryInline,
     ReadOnlyRecordsMixin,
     badge,
@@ -36,7 +37,6 @@ from monitoring.console.kit import (
     time_column,
 )
 from tasks.findings import open_problems
-from tasks.models import TaskExecution
 
 MAX_CHECKS_PER_ACTION = 20  # each check may wait up to a connect timeout: keep requests bounded
 
@@ -189,11 +189,10 @@ class ConnectionAdmin(ConsoleModelAdmin):
     def panel(self, request: HttpRequest, connection: Connection) -> dict:
         """What the page shows above the form: current health, charts, executions, open problems."""
         now = timezone.now()
-        executions = TaskExecution.objects.filter(task__connection=connection).select_related("task")
         return {
             "health": ConnectionHealth(connection, connection.latest_status()),
             "history": dashboard.connection_history(connection, request.GET.get("history", "24h"), now),
-            "recent_executions": list(executions.order_by("-id")[: dashboard.DASHBOARD_ROWS]),
+            "recent_executions": dashboard.latest_runs_of(connection),
             "review": open_problems(connection.pk) if request.user.has_perm("tasks.view_finding") else None,
             "can_check": self.has_check_permission(request),
         }
@@ -236,16 +235,19 @@ class ConnectionAdmin(ConsoleModelAdmin):
 
 
 @admin.register(ConnectionStatus)
-class ConnectionStatusAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
-    """Probe history: written by probes only, so read-only here."""
+class ConnectionStatusAdmin(HistoryListMixin, ReadOnlyRecordsMixin, ConsoleModelAdmin):
+    """Probe history: written by probes only, so read-only here.
+
+    Dates are a filter (today, the past 7 days, this month, this year), not a date
+    hierarchy: the hierarchy lists the distinct days, months or years of every row, a read
+    of the whole history (a row per connection per minute) on each page.
+    """
 
     list_display = ["connection", "is_healthy", "checked", "response_time_ms", "server_version", "error"]
-    list_filter = ["is_healthy", "connection"]
+    list_filter = ["is_healthy", ("checked_at", admin.DateFieldListFilter), "connection"]
     list_select_related = ["connection"]
     search_fields = ["connection__name", "error_message"]
-    date_hierarchy = "checked_at"
-    # The table holds one row per probe: skip the unfiltered COUNT(*) on every page.
-    show_full_result_count = False
+    date_field = "checked_at"
     ordering = ["-id"]
     checked = time_column("checked_at", "checked at")
 

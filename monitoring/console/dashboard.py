@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection as db_connection
+from django.db.models import Count, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest
 from django.utils import timezone
@@ -32,7 +34,16 @@ from monitoring.console.charts import (
 )
 from tasks.estimates import running_executions
 from tasks.findings import open_counts
-from tasks.models import ExecutionStatus, Finding, FindingState, Severity, TaskExecution, severity_rank
+from tasks.models import (
+    EXECUTION_MOMENT,
+    ExecutionStatus,
+    Finding,
+    FindingState,
+    Severity,
+    Task,
+    TaskExecution,
+    severity_rank,
+)
 
 DASHBOARD_ROWS = 10  # rows per dashboard list; each links to the full, filterable changelist
 CHART_DAYS = 14
@@ -96,13 +107,29 @@ def failed_recently(now: datetime, hours: int = 24) -> tuple[int, list[TaskExecu
     return count, latest
 
 
+def start_of_day(day: date) -> datetime:
+    """Midnight UTC at the start of `day`: days are UTC days, as the console shows them.
+
+    Windows of days are written as `time >= start_of_day(first)`, a range that an index on
+    the time serves, rather than `time::date >= first`, which no index serves and which read
+    every row of the history.
+    """
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
 def executions_per_day(executions: QuerySet, now: datetime, days: int = CHART_DAYS) -> tuple[list[date], dict]:
-    """The last `days` days (UTC, oldest first) and {day: {status: count}}: one query."""
+    """The last `days` days (UTC, oldest first) and {day: {status: count}}: one query.
+
+    A run counts on the day it started, or was queued if no worker has started it
+    (EXECUTION_MOMENT, as the API's `since`): its indexes, alone and per task, read the
+    window's runs only, however long the history.
+    """
     today = now.date()
     window = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
     rows = (
-        executions.filter(created_at__date__gte=window[0])
-        .annotate(day=TruncDate("created_at"))
+        executions.alias(moment=EXECUTION_MOMENT)
+        .filter(moment__gte=start_of_day(window[0]))
+        .annotate(day=TruncDate("moment"))
         .values_list("day", "status")
         .annotate(count=Count("id"))
         .order_by()
@@ -113,16 +140,47 @@ def executions_per_day(executions: QuerySet, now: datetime, days: int = CHART_DA
     return window, dict(counts)
 
 
+def latest_runs_of(connection: Connection) -> list[TaskExecution]:
+    """The newest runs of the connection's tasks, newest first: two queries.
+
+    First the newest ids of each of its tasks, each a descent of the (task, -id) index (an
+    array per task on PostgreSQL; a small query per task on SQLite, which has no arrays),
+    then those few rows by id. Filtering every run by its task's connection, or by `id IN`
+    subqueries, walked the history back from the newest run until enough matched: all of it
+    for a connection whose tasks had run little or never.
+    """
+    tasks = Task.objects.filter(connection=connection)
+    if db_connection.vendor == "postgresql":
+        newest = TaskExecution.objects.filter(task_id=OuterRef("id")).order_by("-id").values("id")
+        per_task = tasks.annotate(ids=ArraySubquery(newest[:DASHBOARD_ROWS])).values_list("ids", flat=True)
+        ids = [run_id for task_ids in per_task for run_id in task_ids]
+    else:
+        ids = [
+            run_id
+            for task_id in tasks.values_list("id", flat=True)
+            for run_id in TaskExecution.objects.filter(task_id=task_id)
+            .order_by("-id")
+            .values_list("id", flat=True)[:DASHBOARD_ROWS]
+        ]
+    if not ids:
+        return []
+    runs = TaskExecution.objects.filter(id__in=ids).select_related("task")
+    return list(runs.order_by("-id")[:DASHBOARD_ROWS])
+
+
 def latest_findings() -> list:
-    """The newest open critical and warning findings."""
-    # Worst first, newest first within a severity. Each severity's newest rows are one
-    # (severity, id) index descent; only those few rows are sorted, never the whole table.
-    severities = Severity.at_least(Severity.WARNING)
-    newest = Q()
-    for severity in severities:
-        rows = Finding.objects.filter(severity=severity, state=FindingState.OPEN).order_by("-id").values("id")
-        newest |= Q(id__in=rows[:DASHBOARD_ROWS])
-    findings = Finding.objects.filter(newest).annotate(rank=severity_rank()).select_related("connection")
+    """The newest open critical and warning findings, worst first: a query per severity,
+    then the rows.
+
+    Each severity's newest open ids are one index descent; only those few rows are then read
+    and sorted. (`id IN` subqueries joined by OR left PostgreSQL to read every finding and
+    filter each through both.)
+    """
+    ids: list[int] = []
+    for severity in Severity.at_least(Severity.WARNING):
+        rows = Finding.objects.filter(severity=severity, state=FindingState.OPEN).order_by("-id")
+        ids += rows.values_list("id", flat=True)[:DASHBOARD_ROWS]
+    findings = Finding.objects.filter(id__in=ids).annotate(rank=severity_rank()).select_related("connection")
     return list(findings.order_by("-rank", "-id")[:DASHBOARD_ROWS])
 
 
@@ -152,22 +210,25 @@ def connection_history(connection: Connection, window: str, now: datetime) -> di
     """The response-time chart over `window` ("24h" or "7d"), uptime % over 24 h and 7 d,
     and uptime per day for the last week: three queries."""
     span = HISTORY_WINDOWS.get(window, HISTORY_WINDOWS["24h"])
+    # Each query reads a range of the (connection, checked_at) index, which carries every
+    # column read here (hence counts of checked_at, not of id): the window's probes only,
+    # never the older history, and not their rows.
     statuses = ConnectionStatus.objects.filter(connection=connection)
-    rows = statuses.filter(checked_at__gte=now - span).order_by("-id")[:MAX_HISTORY_POINTS]
+    rows = statuses.filter(checked_at__gte=now - span).order_by("-checked_at")[:MAX_HISTORY_POINTS]
     points = [Probe(*row) for row in rows.values_list("checked_at", "is_healthy", "response_time_ms")]
     day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
     totals = statuses.filter(checked_at__gte=week_ago).aggregate(
-        checks_24h=Count("id", filter=Q(checked_at__gte=day_ago)),
-        healthy_24h=Count("id", filter=Q(checked_at__gte=day_ago, is_healthy=True)),
-        checks_7d=Count("id"),
-        healthy_7d=Count("id", filter=Q(is_healthy=True)),
+        checks_24h=Count("checked_at", filter=Q(checked_at__gte=day_ago)),
+        healthy_24h=Count("checked_at", filter=Q(checked_at__gte=day_ago, is_healthy=True)),
+        checks_7d=Count("checked_at"),
+        healthy_7d=Count("checked_at", filter=Q(is_healthy=True)),
     )
     per_day = {
         row["day"]: row
-        for row in statuses.filter(checked_at__date__gt=(now - timedelta(days=7)).date())
+        for row in statuses.filter(checked_at__gte=start_of_day((now - timedelta(days=6)).date()))
         .annotate(day=TruncDate("checked_at"))
         .values("day")
-        .annotate(total=Count("id"), healthy=Count("id", filter=Q(is_healthy=True)))
+        .annotate(total=Count("checked_at"), healthy=Count("checked_at", filter=Q(is_healthy=True)))
         .order_by()
     }
     days = [now.date() - timedelta(days=offset) for offset in range(6, -1, -1)]

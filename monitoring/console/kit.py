@@ -1,14 +1,16 @@
 """The small kit the console's admin pages share: status badges, short cells, times in lists,
 the way back after a button, bounded read-only history inlines, the permissions of read-only
-records, and severity ranked in SQL."""
+records, history lists whose count stops at COUNT_LIMIT, and severity ranked in SQL."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseRedirect
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
@@ -16,6 +18,7 @@ from django.utils.text import Truncator
 from monitoring.console.dates import console_time, wrapping_time
 
 RECENT_ROWS = 20  # history shown on a detail page; the full history is one click away
+COUNT_LIMIT = 10_000  # a history list counts this many rows at most: 100 pages of 100
 
 _BADGE = (
     '<span style="display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;'
@@ -121,6 +124,42 @@ class ReadOnlyRecordsMixin:
         return request.user.is_superuser
 
 
+class BoundedCountPaginator(Paginator):
+    """Counts at most COUNT_LIMIT rows: a list of a table that grows forever (runs, probes,
+    findings) never counts its whole history to draw its page links.
+
+    Beyond the limit the list says "more than 10000" and offers its first COUNT_LIMIT rows in
+    pages; older ones are a filter or a search away. A filter on an indexed column (status,
+    connection, date) counts down its index; an unindexed one or a search may read further,
+    as it must to find its rows.
+    """
+
+    count_limit = COUNT_LIMIT
+
+    @cached_property
+    def counted(self) -> int:
+        # COUNT(*) over the first count_limit + 1 rows (a subquery with LIMIT).
+        return self.object_list[: self.count_limit + 1].count()
+
+    @cached_property
+    def count(self) -> int:
+        return min(self.counted, self.count_limit)
+
+    @property
+    def more_than_limit(self) -> bool:
+        return self.counted > self.count_limit
+
+
+class HistoryListMixin:
+    """For the list of a history table: the count stops at COUNT_LIMIT (the pagination
+    template says "more than"), no second count of the unfiltered table, and no "select all
+    N" across pages, whose N would be the bounded count. List it before admin.ModelAdmin."""
+
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
+    actions_selection_counter = False
+
+
 class ConsoleModelAdmin(admin.ModelAdmin):
     """The base of every console page: a list URL that cannot be read is a 400, not a 500.
 
@@ -139,8 +178,12 @@ class ConsoleModelAdmin(admin.ModelAdmin):
             extra_context = {**self.panel(request, obj), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra_context)
 
+    # A list filtered by dates (a DateFieldListFilter) names its field here, so that old
+    # drill-down links (`?checked_at__year=…`) are checked as the date hierarchy's were.
+    date_field: str | None = None
+
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        problem = unreadable_parameter(request, self.date_hierarchy)
+        problem = unreadable_parameter(request, self.date_hierarchy or self.date_field)
         if problem:
             return HttpResponseBadRequest(f"Bad request: {problem}", content_type="text/plain; charset=utf-8")
         return super().changelist_view(request, extra_context)

@@ -25,6 +25,7 @@ from monitoring.console.charts import executions_chart
 from monitoring.console.kit import (
     RECENT_ROWS,
     ConsoleModelAdmin,
+    HistoryListMixin,
     ReadOnlyHistoryInline,
     ReadOnlyRecordsMixin,
     badge,
@@ -201,7 +202,7 @@ class TaskAdmin(ConsoleModelAdmin):
 
 
 @admin.register(TaskExecution)
-class TaskExecutionAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
+class TaskExecutionAdmin(HistoryListMixin, ReadOnlyRecordsMixin, ConsoleModelAdmin):
     """Execution history: written by the runner only, so read-only here."""
 
     list_display = [
@@ -219,8 +220,6 @@ class TaskExecutionAdmin(ReadOnlyRecordsMixin, ConsoleModelAdmin):
     list_filter = ["status", "trigger", "task__task_type"]
     list_select_related = ["task", "triggered_by"]
     search_fields = ["task__name", "error_message", "celery_task_id", "worker"]
-    # One row per run, forever: skip the unfiltered COUNT(*) on every page.
-    show_full_result_count = False
     ordering = ["-id"]
     # The panel above the record (panel) shows status, timing, error, result and
     # findings; the full record stays one click away.

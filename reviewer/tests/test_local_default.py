@@ -7,6 +7,7 @@ create a token, execute one run through a Celery worker, read it back through th
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from testing.worker import WorkerProcess
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 API = "/api/v1/monitoring"
+ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 SETUP = """
 from django.contrib.auth.models import User
@@ -77,7 +79,8 @@ def test_the_sqlite_default_serves_the_api_and_runs_a_task(sqlite_env):
         row = wait_for(finished, timeout=90, interval=0.5)
         assert row["status"] == "completed", (row, worker.log())
         assert row["result"]["is_healthy"] is True
-        assert row["started_at"].endswith("Z")
+        # Lists write their times in SQL (tasks.timestamps.UtcIso), on SQLite from its text.
+        assert ISO_Z.fullmatch(row["started_at"]) and ISO_Z.fullmatch(row["completed_at"]), row
 
         # Findings tracked across runs work on SQLite too: the second run updates, not adds.
         for _ in range(2):
@@ -94,6 +97,7 @@ def test_the_sqlite_default_serves_the_api_and_runs_a_task(sqlite_env):
             assert review["status"] == "completed", (review, worker.log())
         _, findings = web.request(f"{API}/findings?task_id=2", token)
         assert len(findings) == review["result"]["issues_found"]
+        assert findings and all(ISO_Z.fullmatch(finding["created_at"]) for finding in findings), findings
         assert review["result"]["opened"] == 0
     finally:
         worker.stop()

@@ -15,12 +15,14 @@ from collections.abc import Iterable
 from itertools import chain
 from typing import Any
 
+from tasks.logs import remedies
+from tasks.logs.deadlocks import parse_deadlock
 from tasks.logs.entry import MESSAGE, RAW_TIME, SAMPLE_LIMIT, SEVERITY, LogEntry, parse_log_time
 from tasks.logs.findings import CATEGORIES, SEVERITIES, AnalysisResult, LogFinding
 from tasks.logs.normalize import normalize_query
 from tasks.logs.redact import MODES as REDACT_MODES
 from tasks.logs.redact import redact, redact_all
-from tasks.logs.sqlstates import class_name, infer_sqlstate
+from tasks.logs.sqlstates import class_label, class_name, infer_sqlstate, sqlstate_label, sqlstate_name
 from tasks.timestamps import utc_iso
 
 DEFAULTS: dict[str, float] = {
@@ -29,7 +31,9 @@ DEFAULTS: dict[str, float] = {
     "max_query_groups": 2000,  # distinct normalized slow statements kept
     "max_groups": 500,  # distinct keys per other table (SQLSTATEs, user/host pairs, tables)
     "max_messages_per_group": 10,  # top messages kept per SQLSTATE
-    "checkpoint_warning_seconds": 300,  # checkpoints closer than this are too frequent
+    # WAL-triggered checkpoints closer than this are too frequent, when the log holds no warning
+    # of PostgreSQL's own; the server source uses the server's checkpoint_warning instead.
+    "checkpoint_warning_seconds": 30,
     "autovacuum_slow_seconds": 60,
     "auth_failure_critical_count": 100,  # more failures than this from one user/host: critical
     "temp_file_warning_bytes": 1 << 30,  # temp files totalling this much: warning, else info
@@ -160,6 +164,7 @@ class LogAnalyzer:
         self.warnings = 0
         self.errors_by_severity: dict[str, int] = {}
         self.errors_by_class: dict[str, int] = {}
+        self.errors_by_sqlstate: dict[str, int] = {}  # at most max_groups codes, then OTHER
         self.checkpoints = 0
         self.checkpoints_complete = 0
         self.connections = 0
@@ -173,6 +178,8 @@ class LogAnalyzer:
         )  # (severity, sqlstate) -> group, for errors without a category
         self.panics = _Table(groups)
         self.deadlocks = _Group()
+        self.deadlock_kinds = _Table(groups)  # relations involved -> deadlocks
+        self._deadlock_info: dict[str, dict[str, Any]] = {}  # relations -> locks, OIDs, statements
         self.lock_waits = _Group()
         self.temp = _Table(groups)  # statement -> temp files
         self.checkpoint_frequent = _Group()
@@ -180,6 +187,7 @@ class LogAnalyzer:
         self.auth = _Table(groups, (OTHER, OTHER))  # (user, host) -> failures
         self.slots = _Table(groups)  # message -> refused connections
         self.oom = _Group()
+        self.fork_failures = 0  # "could not fork ...: Cannot allocate memory", counted in oom too
         self.crashes = _Group()
         self.recoveries = _Group()  # crash recoveries at startup (the crash itself may not be logged)
         self.corruption = _Table(groups)  # message start -> occurrences
@@ -190,6 +198,17 @@ class LogAnalyzer:
         self.lock_timeouts = _Table(groups)
         self._hosts: dict[str, str] = {}  # pid -> client host, from "connection received"
         self._last_checkpoint = None
+        # The server's checkpoint settings (server source), reported by the checkpoint finding.
+        self.server_settings: dict[str, Any] = {}
+
+    def use_server_settings(self, settings: dict[str, Any], *, threshold_from_config: bool = False) -> None:
+        """The server's own checkpoint settings (checkpoint_warning_seconds, max_wal_size, ...),
+        read through the connection: its checkpoint_warning replaces the default threshold
+        unless the task's config sets one."""
+        self.server_settings = dict(settings)
+        warning = settings.get("checkpoint_warning_seconds")
+        if warning is not None and not threshold_from_config:
+            self.config["checkpoint_warning_seconds"] = warning
 
     # --- feeding ---------------------------------------------------------------------------
 
@@ -262,6 +281,7 @@ class LogAnalyzer:
                 self.checkpoint_pg_warnings.add(entry, float(m.group(1)) if m else 0.0)
             elif message.startswith("could not fork") and "allocate memory" in message:
                 self.oom.add(entry)
+                self.fork_failures += 1
         elif first == "t":
             if message.startswith("temporary file: "):
                 size = message.rsplit(" ", 1)[-1]
@@ -306,6 +326,10 @@ class LogAnalyzer:
             self._last_checkpoint = at
             return
         previous, self._last_checkpoint = self._last_checkpoint, at
+        # PostgreSQL warns about checkpoints forced by WAL volume only ("wal", "xlog" before 9.5):
+        # a timed one comes checkpoint_timeout after the last, as configured.
+        if "wal" not in reason and "xlog" not in reason:
+            return
         if previous is not None and at is not None:
             try:
                 gap = (at - previous).total_seconds()
@@ -335,10 +359,16 @@ class LogAnalyzer:
         state = entry.sqlstate or infer_sqlstate(message)
         code_class = state[:2] if state else "??"
         self.errors_by_class[code_class] = self.errors_by_class.get(code_class, 0) + 1
+        by_state = self.errors_by_sqlstate
+        key = state or "unknown"
+        if key not in by_state and len(by_state) >= self.errors_by_state.cap:
+            key = OTHER
+        by_state[key] = by_state.get(key, 0) + 1
         if severity == "PANIC":
             self.panics.get(message[:200]).add(entry)
         elif message.startswith("deadlock detected"):
             self.deadlocks.add(entry)
+            self._deadlock(entry)
         elif message.startswith("canceling statement due to statement timeout"):
             self.statement_timeouts.get(_statement_key(entry)).add(entry)
         elif message.startswith("canceling statement due to lock timeout"):
@@ -363,20 +393,40 @@ class LogAnalyzer:
                 group.add(entry)
                 group.tally(message[:300], int(self.config["max_messages_per_group"]))
 
+    def _deadlock(self, entry: LogEntry) -> None:
+        found = parse_deadlock(entry.detail, entry.context, entry.statement)
+        group = self.deadlock_kinds.get(found.key)
+        group.add(entry)
+        for lock in found.locks:
+            group.tally(lock, 10)
+        key = found.key if found.key in self.deadlock_kinds.groups else OTHER
+        info = self._deadlock_info.setdefault(key, {"relations": [], "relation_oids": [], "statements": []})
+        for name, values, cap in (
+            ("relations", found.relations, 10),
+            ("relation_oids", found.relation_oids, 10),
+            ("statements", [normalize_query(s) for s in found.statements], 5),
+        ):
+            kept = info[name]
+            for value in values:
+                if len(kept) < cap and value not in kept:
+                    kept.append(value)
+
     def _auth_failure(self, entry: LogEntry, message: str) -> bool:
         m = _AUTH_FAILED.match(message)
         if m:
-            user, host = m.group(2), None
+            user, host, kind = m.group(2), None, m.group(1)
         else:
             m = _HBA.match(message)
             if m:
-                host, user = m.group(1), m.group(2)
+                host, user, kind = m.group(1), m.group(2), "pg_hba.conf"
             elif entry.severity == "FATAL" and (m := _ROLE_MISSING.match(message)):
-                user, host = m.group(1), None
+                user, host, kind = m.group(1), None, "missing role"
             else:
                 return False
         host = host or entry.client or self._hosts.get(entry.raw_pid or entry.session_id or "") or "?"
-        self.auth.get((user, host)).add(entry)
+        group = self.auth.get((user, host))
+        group.add(entry)
+        group.tally(kind, 8)
         return True
 
     def _warning(self, entry: LogEntry, message: str) -> None:
@@ -413,7 +463,11 @@ class LogAnalyzer:
                 "slow_queries": self.slow.total_count(),
                 "errors": self.errors,
                 "errors_by_severity": self.errors_by_severity,
-                "errors_by_class": self.errors_by_class,
+                "errors_by_class": {class_label(code): n for code, n in self.errors_by_class.items()},
+                "errors_by_sqlstate": {
+                    (OTHER if state == OTHER else sqlstate_label(state)): n
+                    for state, n in sorted(self.errors_by_sqlstate.items(), key=lambda item: -item[1])
+                },
                 "warnings": self.warnings,
                 "deadlocks": self.deadlocks.count,
                 "lock_waits": self.lock_waits.count,
@@ -450,10 +504,19 @@ class _FindingBuilder:
         self.out: list[LogFinding] = []
 
     def emit(
-        self, group: _Group, severity: str, category: str, message: str, subject: str = "", **details: Any
+        self,
+        group: _Group,
+        severity: str,
+        category: str,
+        message: str,
+        subject: str = "",
+        *,
+        remedy: str,
+        **details: Any,
     ) -> None:
-        """Add a finding. Every text of it taken from the log (message, sample, details:
-        statements, top messages, tables...) is redacted here, before anyone stores it."""
+        """Add a finding, with what to do about it. Every text of it taken from the log
+        (message, sample, remedy, details: statements, top messages, tables...) is redacted here,
+        before anyone stores it."""
         if not group.count:
             return
         assert category in CATEGORIES, category
@@ -471,6 +534,7 @@ class _FindingBuilder:
                 user=None if group.user in (_MIXED, "", None) else group.user,
                 details=redact_all({k: v for k, v in details.items() if v is not None}, mode),
                 subject=redact(str(subject), mode),
+                remedy=redact(remedy, mode),
             )
         )
 
@@ -480,13 +544,8 @@ class _FindingBuilder:
         for (severity, state), group in a.errors_by_state.groups.items():
             self.error_group(severity, state, group)
         for message, group in a.panics.groups.items():
-            self.emit(group, "critical", "panic", f"PANIC: {message}", subject=message)
-        self.emit(
-            a.deadlocks,
-            "warning",
-            "deadlock",
-            f"{a.deadlocks.count} deadlock(s): transactions were rolled back",
-        )
+            self.emit(group, "critical", "panic", f"PANIC: {message}", subject=message, remedy=remedies.panic(message))
+        self.deadlocks()
         self.lock_waits()
         self.temp_files()
         self.checkpoints()
@@ -499,12 +558,14 @@ class _FindingBuilder:
                 "connection_slots",
                 f"{group.count} connection(s) refused: {message}",
                 subject=message,
+                remedy=remedies.connection_slots(message),
             )
         self.emit(
             a.oom,
             "critical",
             "out_of_memory",
             f"{a.oom.count} out-of-memory error(s)",
+            remedy=remedies.out_of_memory(a.oom.extra, a.fork_failures > 0),
             memory_contexts=a.oom.extra,
         )
         if a.crashes.count:
@@ -512,8 +573,13 @@ class _FindingBuilder:
                 a.crashes,
                 "critical",
                 "crash",
-                f"{a.crashes.count} server process crash(es): {', '.join(a.crashes.extra or {})} "
-                "(signal 9 is often the kernel's OOM killer)",
+                f"{a.crashes.count} server process crash(es): {', '.join(a.crashes.extra or {})}"
+                + (
+                    " (signal 9 is often the kernel's OOM killer)"
+                    if any(c.endswith("signal 9") for c in a.crashes.extra or {})
+                    else ""
+                ),
+                remedy=remedies.crash(a.crashes.extra, a.recoveries.count),
                 causes=a.crashes.extra,
                 recoveries=a.recoveries.count,
             )
@@ -523,10 +589,18 @@ class _FindingBuilder:
                 "critical",
                 "crash",
                 f"{a.recoveries.count} crash recovery(ies): the server was not shut down properly",
+                remedy=remedies.crash(None, a.recoveries.count),
                 recoveries=a.recoveries.count,
             )
         for kind, group in a.corruption.groups.items():
-            self.emit(group, "critical", "data_corruption", f"{group.count} × {kind}: data corruption", subject=kind)
+            self.emit(
+                group,
+                "critical",
+                "data_corruption",
+                f"{group.count} × {kind}: data corruption",
+                subject=kind,
+                remedy=remedies.data_corruption(group.sample.message if group.sample else ""),
+            )
         for database, group in a.wraparound.groups.items():
             self.emit(
                 group,
@@ -534,6 +608,7 @@ class _FindingBuilder:
                 "wraparound",
                 f"transaction ID wraparound warning for database {database}: vacuum it now",
                 subject=database,
+                remedy=remedies.wraparound(database),
             )
         for table, group in a.autovacuum_cancelled.groups.items():
             self.emit(
@@ -542,6 +617,7 @@ class _FindingBuilder:
                 "autovacuum_cancelled",
                 f"autovacuum of {table} cancelled {group.count} time(s) by conflicting locks",
                 subject=table,
+                remedy=remedies.autovacuum_cancelled(table),
                 table=table,
             )
         for (kind, table), group in a.autovacuum_slow.groups.items():
@@ -551,16 +627,20 @@ class _FindingBuilder:
                 "autovacuum_slow",
                 f"automatic {kind} of {table} took up to {group.max:.0f} s",
                 subject=f"{table} ({kind})",
+                remedy=remedies.autovacuum_slow(table, kind),
                 table=table,
                 max_seconds=group.max,
                 total_seconds=round(group.total, 2),
                 threshold_seconds=self.cfg["autovacuum_slow_seconds"],
             )
-        for category, table in (("statement_timeout", a.statement_timeouts), ("lock_timeout", a.lock_timeouts)):
+        for category, table, remedy in (
+            ("statement_timeout", a.statement_timeouts, remedies.STATEMENT_TIMEOUT),
+            ("lock_timeout", a.lock_timeouts, remedies.LOCK_TIMEOUT),
+        ):
             for query, group in table.groups.items():
                 what = "statement timeout" if category == "statement_timeout" else "lock timeout"
                 message = f"{group.count} statement(s) cancelled by {what}"
-                self.emit(group, "warning", category, message, subject=query, query=query)
+                self.emit(group, "warning", category, message, subject=query, remedy=remedy, query=query)
         return self.out
 
     def slow_queries(self) -> None:
@@ -573,6 +653,7 @@ class _FindingBuilder:
                 "slow_query",
                 f"slow query ran {group.count} time(s), {group.total / group.count:.0f} ms on average: {query[:120]}",
                 subject=query,
+                remedy=remedies.SLOW_QUERY,
                 query=query,
                 count=group.count,
                 total_ms=round(group.total, 3),
@@ -595,13 +676,34 @@ class _FindingBuilder:
             group,
             level,
             category,
-            f"{group.count} {severity} with SQLSTATE {state} ({class_name(state)}): {top[0][0][:120] if top else ''}",
+            f"{group.count} {severity}: {sqlstate_label(state)}: {top[0][0][:120] if top else ''}",
             subject=state,
+            remedy=remedies.sqlstate(state),
             sqlstate=state,
+            sqlstate_name=sqlstate_name(state),
             sqlstate_class=code_class,
             class_name=class_name(state),
             top_messages=[{"message": m, "count": c} for m, c in top[:5]],
         )
+
+    def deadlocks(self) -> None:
+        a = self.a
+        for key, group in a.deadlock_kinds.groups.items():
+            info = a._deadlock_info.get(key, {})
+            relations, oids = info.get("relations", []), info.get("relation_oids", [])
+            on = f" on {', '.join(relations)}" if relations else ""
+            self.emit(
+                group,
+                "warning",
+                "deadlock",
+                f"{group.count} deadlock(s){on}: transactions were rolled back",
+                subject=key,
+                remedy=remedies.deadlock(relations, oids),
+                relations=relations,
+                relation_oids=[f"relation {rel} of database {db}" for rel, db in oids],
+                locks=group.extra,
+                statements=info.get("statements", []),
+            )
 
     def lock_waits(self) -> None:
         g = self.a.lock_waits
@@ -610,6 +712,7 @@ class _FindingBuilder:
             "warning",
             "lock_wait",
             f"{g.count} lock wait(s) longer than deadlock_timeout, up to {g.max:.0f} ms",
+            remedy=remedies.LOCK_WAIT,
             max_wait_ms=round(g.max, 3),
             by_lock=g.extra,
         )
@@ -635,6 +738,7 @@ class _FindingBuilder:
             severity,
             "temp_file",
             f"{a.temp_files} temporary file(s), {_size(a.temp_bytes)} in total: raise work_mem for the top statements",
+            remedy=remedies.temp_file(_size(merged.max)),
             total_bytes=a.temp_bytes,
             max_bytes=int(merged.max),
             top_statements=[
@@ -643,18 +747,41 @@ class _FindingBuilder:
         )
 
     def checkpoints(self) -> None:
+        """PostgreSQL's own warnings ("checkpoints are occurring too frequently") are counted
+        when the log holds any; otherwise the WAL-triggered checkpoints closer than the
+        threshold to the previous one (a log without the warnings, a stricter threshold)."""
         a = self.a
         seconds = self.cfg["checkpoint_warning_seconds"]
-        group = a.checkpoint_frequent if a.checkpoint_frequent.count else a.checkpoint_pg_warnings
+        warned = a.checkpoint_pg_warnings
+        group = warned if warned.count else a.checkpoint_frequent
+        if not group.count:
+            return
+        mean_gap = group.total / group.count
+        if warned.count:
+            message = (
+                f"PostgreSQL warned {warned.count} time(s) that checkpoints are occurring too frequently "
+                f"({mean_gap:.0f} s apart on average): raise max_wal_size"
+            )
+        else:
+            message = (
+                f"{group.count} checkpoint(s) forced by WAL less than {seconds:.0f} s after the previous one "
+                f"({mean_gap:.0f} s apart on average): raise max_wal_size"
+            )
+        server = a.server_settings
         self.emit(
             group,
             "warning",
             "checkpoint_frequency",
-            f"{group.count} checkpoint(s) less than {seconds:.0f} s after the previous one: "
-            "raise max_wal_size (or checkpoint_timeout)",
+            message,
+            remedy=remedies.checkpoints(mean_gap, server),
             checkpoints=a.checkpoints or a.checkpoints_complete,
-            too_frequent_warnings=a.checkpoint_pg_warnings.count,
-            triggers=a.checkpoint_frequent.extra,
+            too_frequent_warnings=warned.count,
+            wal_checkpoints_closer_than_threshold=a.checkpoint_frequent.count,
+            mean_seconds_apart=round(mean_gap, 1),
+            threshold_seconds=seconds,
+            max_wal_size=server.get("max_wal_size"),
+            checkpoint_timeout=server.get("checkpoint_timeout"),
+            checkpoint_warning=server.get("checkpoint_warning"),
         )
 
     def auth_failures(self) -> None:
@@ -666,6 +793,7 @@ class _FindingBuilder:
                 "auth_failure",
                 f"{group.count} failed login(s) for user {user} from {host}",
                 subject=f"{user}@{host}",
+                remedy=remedies.auth_failure(group.extra, user, host),
                 user=user,
                 client=host,
             )

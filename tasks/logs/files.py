@@ -1,4 +1,8 @@
-"""The `file` source: log files on this host (a path or a glob, plain or .gz), read in chunks.
+"""The `file` source: log files on this host (paths or globs, plain or .gz), read in chunks.
+
+Files are read oldest first (by modification time, then name), whatever order the paths or
+globs were given in, so a rotated log comes before its successor. The format of each file is
+checked against its first lines, or detected with format "auto" (tasks.logs.formats).
 
 Reads are incremental: the caller passes the offsets the previous run returned (per file,
 always at an entry boundary) and gets the new ones. A plain file smaller than its stored offset
@@ -26,6 +30,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tasks.logs.detectors import LogAnalyzer
+from tasks.logs.formats import HEAD_BYTES, resolve
+from tasks.logs.language import SAMPLE_BYTES, Language
 from tasks.logs.parser import finish_read, make_parser
 from tasks.logs.prefix import LogFormatError
 
@@ -54,6 +60,8 @@ class FileReadResult:
     truncated_bytes: int = 0
     files: list[str] = field(default_factory=list)
     more_to_read: bool = False
+    formats: dict[str, str] = field(default_factory=dict)  # file -> the format it was read as
+    prefixes: dict[str, str] = field(default_factory=dict)  # stderr file -> its log_line_prefix
 
 
 # --- where files may be read ---------------------------------------------------------------
@@ -104,15 +112,24 @@ def check_roots(pattern: str, roots: Sequence[str] | None) -> None:
             raise OutsideLogRoots(message)
 
 
-def expand_paths(pattern: str, roots: Sequence[str] | None = None) -> list[Path]:
-    """The files `pattern` names, oldest first (so a rotated log is read before its successor).
-    With `roots`, refuses (OutsideLogRoots) a pattern that resolves outside them."""
-    check_roots(pattern, roots)
-    names = glob.glob(pattern) if glob.has_magic(pattern) else [pattern]
-    paths = [Path(name) for name in names if os.path.isfile(name)]
-    if not paths:
-        raise FileNotFoundError(f"no log file matches {pattern!r} on this host")
-    return sorted(paths, key=lambda p: (p.stat().st_mtime, p.name))
+def expand_paths(patterns: str | Sequence[str], roots: Sequence[str] | None = None) -> list[Path]:
+    """The files `patterns` (a path or glob, or several) name, each once, oldest first by
+    modification time, then by name (so a rotated log is read before its successor). Each
+    pattern must name a file. With `roots`, refuses (OutsideLogRoots) a pattern that resolves
+    outside them."""
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    for pattern in patterns:
+        check_roots(pattern, roots)
+    paths: dict[str, Path] = {}
+    for pattern in patterns:
+        names = glob.glob(pattern) if glob.has_magic(pattern) else [pattern]
+        found = [Path(name) for name in names if os.path.isfile(name)]
+        if not found:
+            raise FileNotFoundError(f"no log file matches {pattern!r} on this host")
+        for path in found:
+            paths.setdefault(os.path.realpath(path), path)
+    return sorted(paths.values(), key=lambda p: (p.stat().st_mtime, p.name))
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -149,8 +166,7 @@ def read_chunks(
 ) -> Iterator[bytes]:
     """The bytes of open log `fh` from `offset` (uncompressed offset for .gz), `chunk_size` at
     a time, at most `limit` of them (the bytes a .gz expands to, not its size on disk)."""
-    if offset:
-        fh.seek(offset)
+    fh.seek(offset)  # also back to the start after the head was read
     left = limit
     while left is None or left > 0:
         chunk = fh.read(chunk_size if left is None else min(chunk_size, left))
@@ -162,7 +178,7 @@ def read_chunks(
 
 
 def analyze_files(
-    pattern: str,
+    pattern: str | Sequence[str],
     fmt: str,
     prefix: str | None,
     analyzer: LogAnalyzer,
@@ -171,14 +187,22 @@ def analyze_files(
     *,
     roots: Sequence[str] | None = None,
     max_bytes: int | None = None,
+    finished: bool = False,
+    language: Language | None = None,
 ) -> FileReadResult:
-    """Feed every file `pattern` names to `analyzer`, each from its stored offset, oldest
-    first, `max_bytes` in all at most (None: no bound); `roots`: see check_roots.
+    """Feed every file `pattern` (one path or glob, or several) names to `analyzer`, each from
+    its stored offset, oldest first, `max_bytes` in all at most (None: no bound); `roots`: see
+    check_roots.
+
+    `fmt` is "stderr", "csvlog", "jsonlog" or "auto" (detected per file); `prefix` None for a
+    stderr file means: detect it among the common ones. A file whose first lines do not fit
+    the format raises LogFormatError (tasks.logs.formats).
 
     The newest file may still be written to: its last, unterminated line is left for the next
-    run. Older and compressed files are complete and read to the end. A file cut by max_bytes
-    is continued by the next read (more_to_read), the offsets of the files not reached yet
-    are kept.
+    run, unless `finished` (a one-off read: the command line). Older and compressed files are
+    complete and read to the end. A file cut by max_bytes is continued by the next read
+    (more_to_read), the offsets of the files not reached yet are kept. `language`: the log's
+    lc_messages (tasks.logs.language), None for English.
     """
     offsets = offsets or {}
     paths = expand_paths(pattern, roots)
@@ -194,8 +218,16 @@ def analyze_files(
             _keep_offsets(result, offsets, paths[index:])
             break
         start = offsets.get(key, 0)
-        cut, start, read, parser = _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size)
-        complete = index < len(paths) - 1 or path.suffix == ".gz"
+        cut, start, read, parser, used = _read_file(
+            path, start, left, fmt, prefix, analyzer, roots, chunk_size, language
+        )
+        if parser is None:  # nothing new in it
+            result.offsets[key] = start
+            continue
+        result.formats[key] = used[0]
+        if used[1] is not None:
+            result.prefixes[key] = used[1]
+        complete = finished or index < len(paths) - 1 or path.suffix == ".gz"
         analyzer.add_all(finish_read(parser, complete=complete, cut=cut, moved_on=result.bytes_read > 0))
         spent += read
         from_start = from_start or start == 0
@@ -211,30 +243,46 @@ def analyze_files(
             _keep_offsets(result, offsets, paths[index + 1 :])
             break
     if result.entries == 0 and result.unparsed_lines and from_start:
-        hint = f"log_line_prefix {prefix!r}" if fmt == "stderr" else f"format {fmt!r}"
+        formats = set(result.formats.values())
+        prefixes = set(result.prefixes.values())
+        if formats == {"stderr"}:
+            hint = f"log_line_prefix {', '.join(map(repr, sorted(prefixes)))}"
+        else:
+            hint = f"format {', '.join(sorted(formats))}"
+        shown = pattern if isinstance(pattern, str) else " ".join(pattern)
         raise LogFormatError(
-            f"none of the {result.unparsed_lines} lines read from {pattern!r} matches {hint}; "
+            f"none of the {result.unparsed_lines} lines read from {shown!r} matches {hint}; "
             "check the format and the server's log_line_prefix (SHOW log_line_prefix)"
         )
     return result
 
 
-def _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size):
-    """Feed `path` from `start`, at most `left` bytes (None: all) to a new parser.
-    Returns (cut: bytes were left unread, start, bytes read, parser)."""
-    parser = make_parser(fmt, prefix)
+def _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size, language=None):
+    """Feed `path` from `start`, at most `left` bytes (None: all) to a new parser, with the
+    format and prefix its first bytes call for. Returns (cut: bytes were left unread, start,
+    bytes read, parser, (format, prefix)) — parser None when the file has nothing new."""
     read = 0
     try:
         with open_log(path, roots) as fh:
-            if path.suffix != ".gz" and os.fstat(fh.fileno()).st_size < start:
-                start = 0  # truncated or replaced since the last run
+            if path.suffix != ".gz":
+                size = os.fstat(fh.fileno()).st_size
+                if size < start:
+                    start = 0  # truncated or replaced since the last run
+                if size == start:
+                    return False, start, 0, None, (fmt, prefix)
+            # The head is read again each run (64 KB at most): a file's format is not stored.
+            head = fh.read(HEAD_BYTES)
+            if not head:
+                return False, start, 0, None, (fmt, prefix)
+            used = resolve(head, fmt, prefix, str(path), language)
+            parser = make_parser(*used, language)
             for chunk in read_chunks(fh, start, left, chunk_size):
                 read += len(chunk)
                 analyzer.add_all(parser.feed(chunk))
             cut = left is not None and read >= left and fh.read(1) != b""
     except (EOFError, zlib.error, gzip.BadGzipFile):
         raise UnreadableLog(f"cannot read {str(path)!r}: not a valid gzip file") from None
-    return cut, start, read, parser
+    return cut, start, read, parser, used
 
 
 def _keep_offsets(result: FileReadResult, offsets: dict[str, int], unread: list[Path]) -> None:
@@ -242,3 +290,13 @@ def _keep_offsets(result: FileReadResult, offsets: dict[str, int], unread: list[
     for path in unread:
         if str(path) in offsets:
             result.offsets[str(path)] = offsets[str(path)]
+
+
+def sample_log(pattern: str, roots: Sequence[str] | None = None, size: int = SAMPLE_BYTES) -> bytes:
+    """The first `size` bytes of the oldest file `pattern` names (to detect its language)."""
+    path = expand_paths(pattern, roots)[0]
+    try:
+        with open_log(path, roots) as fh:
+            return fh.read(size)
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        raise UnreadableLog(f"cannot read {str(path)!r}: not a valid gzip file") from None

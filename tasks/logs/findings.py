@@ -51,6 +51,7 @@ class LogFinding:
     # What tells it apart from other findings of its category, the same from run to run:
     # the SQLSTATE, the normalized query, user@host, the table... ('' when there is one per log).
     subject: str = ""
+    remedy: str = ""  # what to do about it: text to read and copy (tasks.logs.remedies)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (times as the API writes them: "2024-01-01T02:00:00Z")."""

@@ -20,7 +20,15 @@ import re
 from typing import Protocol
 
 from tasks.logs.entry import CONTINUATION_INDEX, FIELD_COUNT, MESSAGE, LogEntry, make_entry
-from tasks.logs.prefix import CONTINUATION_SEVERITIES, LINE_FIELDS, CompiledPrefix, LogFormatError, compile_prefix
+from tasks.logs.language import Language
+from tasks.logs.prefix import (
+    ANY_WORD,
+    CONTINUATION_SEVERITIES,
+    LINE_FIELDS,
+    CompiledPrefix,
+    LogFormatError,
+    compile_prefix,
+)
 
 FORMATS = ("stderr", "csvlog", "jsonlog")
 # A line longer than this is cut: its first MAX_LINE_BYTES are kept and the rest, up to the
@@ -54,16 +62,17 @@ class LogParser(Protocol):
     def close(self, partial: bool = False) -> list[LogEntry]: ...
 
 
-def make_parser(fmt: str, prefix: str | None = None) -> LogParser:
-    """A parser for `fmt` ("stderr", "csvlog" or "jsonlog"); stderr needs the log_line_prefix."""
+def make_parser(fmt: str, prefix: str | None = None, language: Language | None = None) -> LogParser:
+    """A parser for `fmt` ("stderr", "csvlog" or "jsonlog"); stderr needs the log_line_prefix.
+    With a translated `language` (tasks.logs.language), entries come out in English."""
     if fmt == "stderr":
         if prefix is None:
             raise LogFormatError("stderr logs need the server's log_line_prefix (SHOW log_line_prefix)")
-        return StderrParser(prefix)
+        return StderrParser(prefix, language)
     if fmt == "csvlog":
-        return CsvlogParser()
+        return CsvlogParser(language)
     if fmt == "jsonlog":
-        return JsonlogParser()
+        return JsonlogParser(language)
     raise LogFormatError(f"unknown log format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
@@ -96,7 +105,9 @@ class _ChunkedParser:
     # csvlog: a cut line must not change the parity of the quotes that follow it.
     _QUOTE: bytes | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, language: Language | None = None) -> None:
+        # A translated log: entries are rewritten to English as they are parsed.
+        self._translate = language.translate if language is not None and not language.english else None
         self._buf = bytearray()
         self._scanned = 0  # _boundary has looked at every complete line before this offset
         self._line = 0  # bytes of the unterminated last line of _buf
@@ -181,6 +192,8 @@ class _ChunkedParser:
                     kept.append((at - cut, size))
             self._dropped = kept
         entries = self._parse(text)
+        if self._translate is not None:
+            entries = self._translate(entries)
         self.consumed_bytes += cut + skipped
         self.entries += len(entries)
         return entries
@@ -264,15 +277,28 @@ class _ChunkedParser:
 class StderrParser(_ChunkedParser):
     """stderr logs: a log_line_prefix on every line, continuation lines by severity or tab."""
 
-    def __init__(self, prefix: str | CompiledPrefix) -> None:
-        super().__init__()
-        self.prefix = prefix if isinstance(prefix, CompiledPrefix) else compile_prefix(prefix)
+    def __init__(self, prefix: str | CompiledPrefix, language: Language | None = None) -> None:
+        super().__init__(language)
+        translated = language is not None and not language.english
+        # Severities and labels as written -> English (None: English, nothing to map).
+        self._tokens = dict(language.tokens or {}) if translated else None
+        tokens = (language.tokens or ANY_WORD) if translated else None
+        if isinstance(prefix, CompiledPrefix):
+            self.prefix = prefix
+        else:
+            self.prefix = compile_prefix(prefix, tokens)
         self._key = LINE_FIELDS.index(self.prefix.process_key)
+        self._continuation_bytes = _CONTINUATION_BYTES
+        if self._tokens is not None:
+            self._continuation_bytes = frozenset(
+                token.encode() for token, english in self._tokens.items() if english in _CONTINUATIONS
+            )
 
     def _boundary(self, buf: bytearray, end: int) -> int:
         # Walk back over the lines added since the last call to the last one that starts an
         # entry: everything before it is complete.
         match = self.prefix.line_bytes.match
+        continuations = self._continuation_bytes
         floor = self._scanned
         line_end = end - 1
         while True:
@@ -280,7 +306,7 @@ class StderrParser(_ChunkedParser):
             if start < floor:
                 return 0
             m = match(buf, start)
-            if m and m.group("severity") not in _CONTINUATION_BYTES:
+            if m and m.group("severity") not in continuations:
                 return start
             if start == 0:
                 return 0
@@ -315,6 +341,7 @@ class StderrParser(_ChunkedParser):
         continuations = _CONTINUATIONS
         tail = _NO_CONTINUATION
         new = tuple.__new__  # LogEntry(...) without a Python-level call per entry
+        tokens = self._tokens  # a translated log: severity words -> English
         cur: tuple | None = None  # the entry being built, as matched
         full: list | None = None  # ... or as a list once a continuation was added
         last_field: int | None = MESSAGE  # where tab-continued lines go
@@ -328,10 +355,12 @@ class StderrParser(_ChunkedParser):
                 self._continue(full, last_field, text[expected:start])
             g = m.group(*names)
             expected = m.end() + 1
-            if g[8] in continuations and cur is not None and g[key] == cur[key]:
+            # A translated log keeps its words here (Language.translate makes them English).
+            severity = g[8] if tokens is None else tokens.get(g[8], "")
+            if severity in continuations and cur is not None and g[key] == cur[key]:
                 if full is None:
                     full = [*cur, *tail]
-                index = CONTINUATION_INDEX.get(g[8])  # None for LOCATION: not kept
+                index = CONTINUATION_INDEX.get(severity)  # None for LOCATION: not kept
                 if index is not None:
                     full[index] = g[10] if full[index] is None else full[index] + "\n" + g[10]
                 last_field = index
@@ -387,8 +416,8 @@ class CsvlogParser(_ChunkedParser):
 
     _QUOTE = b'"'
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, language: Language | None = None) -> None:
+        super().__init__(language)
         self._quotes = 0  # quotes in _buf[:_scanned]
 
     def _boundary(self, buf: bytearray, end: int) -> int:

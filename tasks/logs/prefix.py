@@ -9,6 +9,7 @@ parser can read the fields of any prefix with one `match.group(*LINE_FIELDS)` ca
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # The fields a stderr line can yield, in the order LogEntry stores them.
@@ -69,6 +70,11 @@ _ESCAPE_RE = re.compile(r"%(-?\d+)?(.)", re.DOTALL)
 _SEVERITIES = "|".join(PRIMARY_SEVERITIES + CONTINUATION_SEVERITIES)
 _SEVERITY = f"(?P<severity>{_SEVERITIES})"
 _SEVERITY_AHEAD = f"(?=(?:{_SEVERITIES}):  )"
+_SEPARATOR = ":  "
+# A translated log (tasks.logs.language): the severity group holds the word with its separator
+# ("FEHLER:  ", "ASTUCE :  ", Korean "쿼리:"), as the catalog writes it.
+ANY_WORD = "any word"  # a language without a known catalog: any "WORD:  " (elog.c writes "%s:  ")
+_ANY_WORD = r"[^\W\d_][^\s:]{0,40}(?: [^\s:]{1,40}){0,2}:  "
 
 SUGGESTED_PREFIX = "%m [%p] %q%u@%d "
 _TAIL = ("severity", "message")  # always matched after the prefix
@@ -94,8 +100,11 @@ class CompiledPrefix:
         return "pid" if "pid" in self.fields else "session_id"
 
 
-def compile_prefix(log_line_prefix: str) -> CompiledPrefix:
+def compile_prefix(log_line_prefix: str, tokens: Iterable[str] | str | None = None) -> CompiledPrefix:
     """Compile `log_line_prefix` (the server setting, unquoted) for the stderr parser.
+
+    `tokens`: None for English severities; for a translated log, the severities and labels as
+    written after the prefix, each with its separator (Language.tokens), or ANY_WORD.
 
     Raises LogFormatError when the prefix lacks a time (%t, %m, %n) or a process
     identifier (%p, %c): without them entries cannot be dated nor multi-line messages
@@ -173,12 +182,13 @@ def compile_prefix(log_line_prefix: str) -> CompiledPrefix:
             f"set log_line_prefix = '{SUGGESTED_PREFIX}' (or add the missing escapes) — pgBadger needs these too"
         )
 
-    parts = _segments(items)
+    severity, ahead, separator = _severity_patterns(tokens)
+    parts = _segments(items, ahead)
     if optional:
         parts.append(")?")
     # Absent fields become groups that never participate, so every pattern has every name.
     absent = "".join(f"(?:(?P<{name}>)(?!))?" for name in LINE_FIELDS if name not in seen and name not in _TAIL)
-    pattern = "^" + "".join(parts) + _SEVERITY + ":  (?P<message>[^\n]*)" + absent
+    pattern = "^" + "".join(parts) + severity + separator + "(?P<message>[^\n]*)" + absent
     return CompiledPrefix(
         prefix=log_line_prefix,
         pattern=pattern,
@@ -186,6 +196,17 @@ def compile_prefix(log_line_prefix: str) -> CompiledPrefix:
         line_bytes=re.compile(pattern.encode(), re.MULTILINE),
         fields=frozenset(seen),
     )
+
+
+def _severity_patterns(tokens: Iterable[str] | str | None) -> tuple[str, str, str]:
+    """(severity group, lookahead for it, separator after it)."""
+    if tokens is None:
+        return _SEVERITY, _SEVERITY_AHEAD, _SEPARATOR
+    if tokens == ANY_WORD:
+        alternatives = _ANY_WORD
+    else:
+        alternatives = "|".join(re.escape(token) for token in sorted(tokens, key=len, reverse=True))
+    return f"(?P<severity>{alternatives})", f"(?=(?:{alternatives}))", ""
 
 
 def _add_literal(items: list[tuple[str, str]], text: str, padded_right: bool) -> bool:
@@ -202,7 +223,7 @@ def _add_literal(items: list[tuple[str, str]], text: str, padded_right: bool) ->
     return False
 
 
-def _segments(items: list[tuple[str, str]]) -> list[str]:
+def _segments(items: list[tuple[str, str]], severity_ahead: str) -> list[str]:
     """The prefix's items as atomic groups (see compile_prefix)."""
     parts: list[str] = []
     i, n = 0, len(items)
@@ -227,7 +248,7 @@ def _segments(items: list[tuple[str, str]]) -> list[str]:
         else:
             segment = [value, *literals()]
             if i == n:
-                segment.append(_SEVERITY_AHEAD)
+                segment.append(severity_ahead)
             elif items[i][0] == "fixed":
                 segment.append(items[i][1])
                 i += 1

@@ -1,4 +1,8 @@
-"""SQLSTATE classes, and SQLSTATEs inferred from well-known messages.
+"""SQLSTATEs in plain words, and SQLSTATEs inferred from well-known messages.
+
+Every code PostgreSQL defines has a name (errcodes.py, generated from its errcodes.txt), with
+plainer words where the standard's are jargon: findings say "database does not exist (3D000)",
+not "invalid catalog name".
 
 csvlog and jsonlog carry the SQLSTATE of every error; stderr logs only do with %e in the
 prefix. Without it, the commonest messages still map to their code (texts from PostgreSQL's
@@ -7,51 +11,33 @@ source, English messages), and the rest are grouped under "unknown" by message.
 
 from __future__ import annotations
 
-CLASS_NAMES = {
-    "00": "successful completion",
-    "01": "warning",
-    "02": "no data",
-    "03": "SQL statement not yet complete",
-    "08": "connection exception",
-    "09": "triggered action exception",
-    "0A": "feature not supported",
-    "0B": "invalid transaction initiation",
-    "0F": "locator exception",
-    "0L": "invalid grantor",
-    "0P": "invalid role specification",
-    "0Z": "diagnostics exception",
-    "20": "case not found",
-    "21": "cardinality violation",
-    "22": "data exception",
-    "23": "integrity constraint violation",
-    "24": "invalid cursor state",
-    "25": "invalid transaction state",
-    "26": "invalid SQL statement name",
-    "27": "triggered data change violation",
-    "28": "invalid authorization specification",
-    "2B": "dependent privilege descriptors still exist",
-    "2D": "invalid transaction termination",
-    "2F": "SQL routine exception",
-    "34": "invalid cursor name",
-    "38": "external routine exception",
-    "39": "external routine invocation exception",
-    "3B": "savepoint exception",
-    "3D": "invalid catalog name",
-    "3F": "invalid schema name",
-    "40": "transaction rollback",
-    "42": "syntax error or access rule violation",
-    "44": "WITH CHECK OPTION violation",
-    "53": "insufficient resources",
-    "54": "program limit exceeded",
-    "55": "object not in prerequisite state",
-    "57": "operator intervention",
-    "58": "system error",
-    "72": "snapshot failure",
-    "F0": "configuration file error",
-    "HV": "foreign data wrapper error",
-    "P0": "PL/pgSQL error",
-    "XX": "internal error",
+from tasks.logs.errcodes import CLASSES, NAMES
+
+# Plainer words for the condition names that are jargon to most readers; the rest are
+# PostgreSQL's own (errcodes.py, generated from its errcodes.txt).
+PLAIN_NAMES = {
+    "3D000": "database does not exist",
+    "3F000": "schema does not exist",
+    "28000": "login not allowed",
+    "28P01": "wrong password",
+    "53300": "too many connections",
+    "57014": "statement cancelled",
+    "57P01": "terminated by an administrator",
+    "57P02": "terminated by the crash of another process",
+    "57P03": "server starting up or shutting down",
+    "25P02": "statement in an aborted transaction",
+    "42501": "permission denied",
+    "23505": "duplicate key",
+    "22P02": "invalid input syntax",
+    "22001": "value too long",
+    "58P01": "file does not exist",
 }
+PLAIN_CLASSES = {
+    "3D": "database does not exist",
+    "3F": "schema does not exist",
+    "28": "login rejected",
+}
+CLASS_NAMES = {**CLASSES, **PLAIN_CLASSES}
 
 # (message start, SQLSTATE), most frequent first.
 _BY_MESSAGE_START = (
@@ -125,3 +111,29 @@ def infer_sqlstate(message: str) -> str | None:
 
 def class_name(sqlstate: str | None) -> str:
     return CLASS_NAMES.get((sqlstate or "")[:2], "unknown")
+
+
+def sqlstate_name(sqlstate: str | None) -> str:
+    """What a SQLSTATE means, in plain words: "22012" -> "division by zero". A code PostgreSQL
+    does not list is named by its class; errors logged without one are "SQLSTATE not logged"."""
+    if not sqlstate or sqlstate == "unknown":
+        return "SQLSTATE not logged"
+    name = PLAIN_NAMES.get(sqlstate) or NAMES.get(sqlstate)
+    if name:
+        return name
+    return CLASS_NAMES.get(sqlstate[:2], "unknown code")
+
+
+def sqlstate_label(sqlstate: str | None) -> str:
+    """The plain words with the code after them, as findings and summaries show a SQLSTATE:
+    "database does not exist (3D000)"."""
+    if not sqlstate or sqlstate == "unknown":
+        return sqlstate_name(None)
+    return f"{sqlstate_name(sqlstate)} ({sqlstate})"
+
+
+def class_label(code_class: str) -> str:
+    """A SQLSTATE class the same way: "data exception (22)"."""
+    if code_class == "??":
+        return sqlstate_name(None)
+    return f"{CLASS_NAMES.get(code_class, 'unknown class')} ({code_class})"

@@ -6,8 +6,10 @@ the directories of settings.LOG_FILE_ROOTS only (refused when the task is saved 
 run time). Both are incremental: a run starts where the last completed run of the task
 stopped, and read at most max_bytes_per_run (for a .gz, the bytes it expands to).
 
-Config: source, path (file), format (auto | stderr | csvlog | jsonlog), log_line_prefix
-(file + stderr; the server source reads it from the server), max_bytes_per_run, redact
+Config: source, path (file), format (auto | stderr | csvlog | jsonlog: auto is detected from
+each file's first lines with the file source), log_line_prefix (file + stderr; empty: detected
+among the common ones; the server source reads it from the server), lc_messages (file; the
+server source reads it from the server; empty: detected from the log), max_bytes_per_run, redact
 (passwords | parameters: what findings mask of the log, tasks.logs.redact), and the detector
 thresholds of tasks.logs.detectors.DEFAULTS (slow_query_ms, ...).
 """
@@ -25,8 +27,9 @@ from connections.probe import one_line_error
 from connections.session import open_session
 from tasks.findings import Coverage, Observed, record_findings
 from tasks.logs.detectors import DEFAULTS, LogAnalyzer
-from tasks.logs.files import OutsideLogRoots, UnreadableLog, analyze_files, check_roots
+from tasks.logs.files import OutsideLogRoots, UnreadableLog, analyze_files, check_roots, sample_log
 from tasks.logs.findings import CATEGORIES
+from tasks.logs.language import ENGLISH, SAMPLE_BYTES, Language, check_lc_messages, detect_language, load_language
 from tasks.logs.parser import finish_read, make_parser
 from tasks.logs.prefix import LogFormatError, compile_prefix
 from tasks.logs.redact import MODES as REDACT_MODES
@@ -69,6 +72,8 @@ def run(task, execution) -> dict[str, Any]:
         bytes_read=read["bytes_read"],
         source=source,
         format=read["format"],
+        lc_messages=read["language"].lc_messages,
+        language=read["language"].code,
         files=read["files"][-20:],
         more_to_read=read.get("more_to_read", False),
         truncated_lines=read["truncated_lines"],
@@ -76,6 +81,8 @@ def run(task, execution) -> dict[str, Any]:
     )
     if read.get("warnings"):
         result["warnings"] = read["warnings"]
+    if read.get("log_line_prefix"):
+        result["log_line_prefix"] = read["log_line_prefix"]  # detected
     return result
 
 
@@ -87,9 +94,21 @@ def log_file_roots() -> list[str]:
     return [str(root) for root in roots if root]
 
 
+def log_locale_dirs() -> list[str] | None:
+    """settings.LOG_LOCALE_DIRS: where PostgreSQL's message catalogs are (tasks.logs.language);
+    None: its default."""
+    dirs = getattr(settings, "LOG_LOCALE_DIRS", None)
+    if isinstance(dirs, str):
+        dirs = dirs.split(":")
+    return [str(d) for d in dirs if d] if dirs is not None else None
+
+
 def _check(config: dict[str, Any]) -> list[str]:
     """Rules across keys, checked when the task is saved and again before each run."""
     problems = []
+    language_problem = check_lc_messages(config["lc_messages"])
+    if language_problem:
+        problems.append(language_problem)
     if config["source"] == "file" and not config["path"]:
         problems.append("the file source needs config path: a file or glob on the worker host")
     elif config["source"] == "file":
@@ -97,7 +116,7 @@ def _check(config: dict[str, Any]) -> list[str]:
             check_roots(config["path"], log_file_roots())
         except OutsideLogRoots as exc:
             problems.append(f"path: {exc}")
-    if config["source"] == "file" and config["format"] in ("auto", "stderr"):
+    if config["source"] == "file" and config["format"] in ("auto", "stderr") and config["log_line_prefix"]:
         try:
             compile_prefix(config["log_line_prefix"])
         except LogFormatError as exc:
@@ -108,8 +127,25 @@ def _check(config: dict[str, Any]) -> list[str]:
 CONFIG = ConfigSchema(
     Option("source", str, "server", choices=("server", "file"), help="Read the log through the connection, or files."),
     Option("path", str, "", help="file source: a file or glob on the worker host, plain or .gz, in LOG_FILE_ROOTS."),
-    Option("format", str, "auto", choices=FORMATS, help="auto = the most structured format the server writes."),
-    Option("log_line_prefix", str, "%m [%p] ", help="file source, stderr format: the server's log_line_prefix."),
+    Option(
+        "format",
+        str,
+        "auto",
+        choices=FORMATS,
+        help="auto = the most structured format the server writes; for files, told from their first lines.",
+    ),
+    Option(
+        "log_line_prefix",
+        str,
+        "",
+        help="file source, stderr format: the server's log_line_prefix (empty: detected among the common ones).",
+    ),
+    Option(
+        "lc_messages",
+        str,
+        "",
+        help="file source: the server's lc_messages (de_DE.UTF-8, C); empty: detected from the log.",
+    ),
     Option("max_bytes_per_run", int, DEFAULT_MAX_BYTES, minimum=1, help="The rest is read by the next run."),
     Option(
         "redact",
@@ -127,11 +163,12 @@ REVIEW = Review(name="log_analysis", label="Log analysis", config=CONFIG, run=ru
 
 def _read_files(config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
     path = config["path"]
-    fmt = "stderr" if config["format"] == "auto" else config["format"]
-    prefix = config["log_line_prefix"] if fmt == "stderr" else None
+    fmt = config["format"]
+    prefix = (config["log_line_prefix"] or None) if fmt in ("auto", "stderr") else None
     try:
         if prefix is not None:
             compile_prefix(prefix)
+        language = _file_language(config)
         read = analyze_files(
             path,
             fmt,
@@ -140,6 +177,7 @@ def _read_files(config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
             offsets=dict(cursor.positions),
             roots=log_file_roots(),  # checked again here, before any file is opened
             max_bytes=config["max_bytes_per_run"],
+            language=language,
         )
     except (OutsideLogRoots, FileNotFoundError, LogFormatError, UnreadableLog) as exc:
         raise ReviewFailed(str(exc)) from None
@@ -147,15 +185,51 @@ def _read_files(config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
         # The reason only (permission denied, ...): never the exception's text, which may
         # quote what was read.
         raise ReviewFailed(f"cannot read {path!r}: {exc.strerror or type(exc).__name__}") from None
-    return {
+    formats = sorted(set(read.formats.values()))
+    outcome = {
         "positions": read.offsets,
         "bytes_read": read.bytes_read,
         "files": read.files,
-        "format": fmt,
+        # What the files were read as (with "auto", detected): one format, or each of them.
+        "format": ", ".join(formats) or fmt,
         "more_to_read": read.more_to_read,
         "truncated_lines": read.truncated_lines,
         "truncated_bytes": read.truncated_bytes,
+        "language": language,
+        "warnings": [language.warning] if language.warning else [],
     }
+    prefixes = sorted(set(read.prefixes.values()))
+    if prefixes and not config["log_line_prefix"]:
+        outcome["log_line_prefix"] = prefixes[0] if len(prefixes) == 1 else prefixes
+    if len(formats) > 1:
+        outcome["warnings"] += [
+            f"the files of {path!r} are in several formats ({', '.join(formats)}): if they are the same server's "
+            "log written twice (log_destination = 'stderr,csvlog'), every event is counted twice; narrow the glob"
+        ]
+    return outcome
+
+
+def _file_language(config: dict) -> Language:
+    """The language of the log files: as configured, or detected from the start of the first."""
+    if config["lc_messages"]:
+        return load_language(config["lc_messages"], None, log_locale_dirs())
+    code = detect_language(sample_log(config["path"], log_file_roots()))
+    return load_language(code, None, log_locale_dirs()) if code else ENGLISH
+
+
+def _server_language(session, server, files, user) -> Language:
+    """The language the server logs in: its lc_messages, or ('' leaves it to the server's
+    environment) detected from the start of the first log file."""
+    if server.messages_locale:
+        return load_language(server.messages_locale, server.major, log_locale_dirs())
+    first = next((f for f in files if f.size), None)
+    if first is None:
+        return ENGLISH
+    sample = b"".join(
+        log_server.read_chunks(session, server.directory, first.name, 0, min(first.size, SAMPLE_BYTES), user)
+    )
+    code = detect_language(sample)
+    return load_language(code, server.major, log_locale_dirs()) if code else ENGLISH
 
 
 def _read_server(task, config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -> dict:
@@ -171,6 +245,10 @@ def _read_server(task, config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -
         user = session.info.user
         try:
             server = log_server.read_settings(session, user)
+            analyzer.use_server_settings(
+                log_server.read_checkpoint_settings(session),
+                threshold_from_config="checkpoint_warning_seconds" in (task.config or {}),
+            )
             fmt = log_server.choose_format(server, fmt)
             prefix = server.prefix if fmt == "stderr" else None
             if prefix is not None:
@@ -179,12 +257,13 @@ def _read_server(task, config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -
                 except LogFormatError as exc:
                     raise ReviewFailed(str(exc)) from None
             files = log_server.list_files(session, fmt, user)
-            return _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, max_bytes, user)
+            language = _server_language(session, server, files, user)
+            return _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, max_bytes, user, language)
         except psycopg.Error as exc:
             raise ReviewFailed(one_line_error(exc)) from None
 
 
-def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, max_bytes, user) -> dict:
+def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, max_bytes, user, language) -> dict:
     """Read each file from its stored position, oldest first, up to max_bytes in all."""
     if not files:
         raise ReviewFailed(f"no {fmt} log files in the server's log_directory ({server.directory!r}) yet")
@@ -193,11 +272,7 @@ def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, ma
     bytes_read = truncated_lines = truncated_bytes = 0
     more = False
     read_names = []
-    warnings = []
-    if server.messages_locale and not server.messages_locale.lower().startswith(("c", "en", "posix")):
-        warnings.append(
-            f"lc_messages is {server.messages_locale!r}: messages are matched in English, set lc_messages = 'C'"
-        )
+    warnings = [language.warning] if language.warning else []
     for index, log_file in enumerate(files):
         start = int(known.get(log_file.name, {}).get("offset", 0))
         if log_file.size < start:
@@ -207,7 +282,7 @@ def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, ma
         end = min(log_file.size, start + budget)
         if end < log_file.size:
             more = True
-        parser = make_parser(fmt, prefix)
+        parser = make_parser(fmt, prefix, language)
         if end > start:
             read_names.append(log_file.name)
             for chunk in log_server.read_chunks(session, server.directory, log_file.name, start, end, user):
@@ -233,6 +308,7 @@ def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, ma
         "format": fmt,
         "more_to_read": more,
         "warnings": warnings,
+        "language": language,
         "truncated_lines": truncated_lines,
         "truncated_bytes": truncated_bytes,
     }
@@ -244,6 +320,7 @@ def _observed(finding) -> Observed:
         category=finding.category,
         subject=finding.subject,
         message=finding.message,
+        remedy=finding.remedy,
         count=finding.count,
         first_seen=finding.first_seen,
         last_seen=finding.last_seen,

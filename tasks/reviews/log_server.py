@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import errors
 
+from tasks.logs.language import major_version
 from tasks.reviews.review import ReviewFailed
 
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -26,6 +28,7 @@ class ServerLogSettings:
     prefix: str
     directory: str
     messages_locale: str
+    major: float | None = None  # 15, 9.6: picks the catalog of the server's own version
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,8 @@ def read_settings(session: psycopg.Connection, user: str) -> ServerLogSettings:
     try:
         row = session.execute(
             "SELECT current_setting('logging_collector'), current_setting('log_destination'),"
-            " current_setting('log_line_prefix'), current_setting('log_directory'), current_setting('lc_messages')"
+            " current_setting('log_line_prefix'), current_setting('log_directory'), current_setting('lc_messages'),"
+            " current_setting('server_version_num')::int"
         ).fetchone()
     except errors.InsufficientPrivilege:
         raise _needs_pg_monitor(user) from None
@@ -55,7 +59,30 @@ def read_settings(session: psycopg.Connection, user: str) -> ServerLogSettings:
         prefix=row[2],
         directory=row[3],
         messages_locale=row[4],
+        major=major_version(row[5]),
     )
+
+
+def read_checkpoint_settings(session: psycopg.Connection) -> dict[str, Any]:
+    """The settings that explain checkpoint warnings: checkpoint_warning (PostgreSQL warns about
+    WAL-forced checkpoints closer than this), max_wal_size and checkpoint_timeout, as shown
+    ("1GB", "5min") and in seconds / MB (pg_settings is readable by every role)."""
+    rows = session.execute(
+        "SELECT name, setting, unit, current_setting(name) FROM pg_settings"
+        " WHERE name IN ('checkpoint_warning', 'checkpoint_timeout', 'max_wal_size')"
+    ).fetchall()
+    found: dict[str, Any] = {}
+    for name, setting, unit, shown in rows:
+        found[name] = shown
+        value = float(setting)
+        if name == "max_wal_size":
+            found["max_wal_size_mb"] = value * _MB_PER.get(unit, 1)
+        else:
+            found[f"{name}_seconds"] = value * (60 if unit == "min" else 1)
+    return found
+
+
+_MB_PER = {"kB": 1 / 1024, "MB": 1, "GB": 1024, "8kB": 8 / 1024, "16MB": 16}
 
 
 def choose_format(server: ServerLogSettings, wanted: str | None) -> str:

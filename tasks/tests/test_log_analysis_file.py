@@ -120,6 +120,7 @@ def test_csvlog_and_jsonlog_files_are_read_too(tmp_path):
         ({"source": "ftp"}, "config: source must be one of server, file, not 'ftp'"),
         ({"source": "file", "path": "x", "log_line_prefix": "%u@%d "}, "has no time"),
         ({"colour": "blue"}, "config: unknown key(s) colour; valid keys: source, path, format"),
+        ({"source": "file", "path": "x", "lc_messages": "eo.UTF-8"}, "PostgreSQL has no translation in that language"),
     ],
 )
 def test_a_bad_configuration_fails_with_a_readable_reason(config, message):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -32,6 +33,11 @@ LOGGING = {
     "deadlock_timeout": "'100ms'",
     "log_connections": "on",
     "lc_messages": "'C'",
+    # The smallest WAL between checkpoints, and a checkpoint_warning of its own: a little WAL
+    # makes PostgreSQL warn, and the review must use the server's threshold, not its default.
+    "max_wal_size": "'32MB'",
+    "min_wal_size": "'32MB'",
+    "checkpoint_warning": "'25s'",
 }
 
 
@@ -175,6 +181,27 @@ def test_a_second_run_reads_only_new_bytes_and_follows_rotation(logging_cluster,
     assert len(third.result["files"]) >= 1
     errors = [f for f in findings_by_category(third).get("error", []) if f.details.get("sqlstate") == "22012"]
     assert [f.count for f in errors] == [1]
+
+
+def test_checkpoint_warnings_are_counted_as_written_with_the_servers_own_settings(logging_cluster, log_worker):
+    task = log_task(logging_cluster)
+    logging_cluster.execute(
+        "CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 300000) g"
+    )
+    logging_cluster.execute("UPDATE filler SET pad = repeat('y', 200)")
+    logging_cluster.execute("CHECKPOINT")  # waits for the WAL-forced ones; a manual one is never warned about
+    time.sleep(1)
+    logs = (logging_cluster.datadir / "log").glob("*.log")
+    warned = sum(text.count("LOG:  checkpoints are occurring too frequently") for text in map(Path.read_text, logs))
+
+    done = run_analysis(task)
+
+    assert done.status == ExecutionStatus.COMPLETED, done.error_message
+    (finding,) = findings_by_category(done)["checkpoint_frequency"]
+    assert warned >= 1 and finding.count == warned
+    assert finding.details["checkpoint_warning"] == "25s" and finding.details["threshold_seconds"] == 25
+    assert (finding.details["max_wal_size"], finding.details["checkpoint_timeout"]) == ("32MB", "5min")
+    assert "ALTER SYSTEM SET max_wal_size = '" in finding.remedy
 
 
 def test_a_role_that_may_not_read_the_log_gets_the_grant_it_needs(logging_cluster, log_worker):

@@ -74,3 +74,7 @@ def test_a_log_finding_writes_its_times_and_details_in_the_z_form():
         None,
         "2024-01-01T02:00:00Z",
     )
+
+
+def test_a_year_before_1000_keeps_four_digits():
+    assert utc_iso(datetime(999, 1, 1, 2, 0, 0, tzinfo=UTC)) == "0999-01-01T02:00:00Z"

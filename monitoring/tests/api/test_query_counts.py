@@ -15,17 +15,19 @@ from django.test.utils import CaptureQueriesContext
 from connections.models import ConnectionStatus
 from connections.tests.factories import ConnectionFactory
 from monitoring.tests.conftest import API
-from tasks.models import ExecutionStatus
-from tasks.tests.factories import TaskExecutionFactory, TaskFactory
+from tasks.models import ExecutionStatus, TaskExecution
+from tasks.tests.factories import FindingFactory, TaskExecutionFactory, TaskFactory
 
 
 def fleet(rows: int) -> None:
-    """`rows` connections (with probe history), tasks, finished and running executions."""
+    """`rows` connections (with probe history), tasks, finished and running executions, and
+    findings (each with its sighting) of one run."""
     for n in range(rows):
         task = TaskFactory()
         ConnectionStatus.objects.create(connection=task.connection, is_healthy=False, checked_at=datetime.now(UTC))
         ConnectionStatus.objects.create(connection=task.connection, is_healthy=True, checked_at=datetime.now(UTC))
         TaskExecutionFactory(task=task, status=ExecutionStatus.COMPLETED, duration_seconds=10 + n)
+        FindingFactory(execution=TaskExecution.objects.order_by("id").first())
         TaskExecutionFactory(task=task, status=ExecutionStatus.RUNNING, started_at=datetime.now(UTC))
     ConnectionFactory()  # one never probed
 
@@ -39,10 +41,14 @@ def queries_of(client, url: str) -> int:
 
 LIST_ENDPOINTS = {
     "tasks/executions": 1,
+    "tasks/executions?limit=1000": 1,
     "tasks/executions?task_id={task}": 1,
+    "tasks/executions?status=completed&since=2000-01-01T00:00:00Z": 1,
     "tasks/{task}/executions": 2,  # the task (for its 404), then its executions
     "tasks/running": 1,  # running executions with their task and recent durations
     "connections/status": 2,  # connections with their latest status id, then those statuses
+    "findings?limit=1000": 1,
+    "tasks/executions/{first_run}/findings": 2,  # the run (for its 404), then its sightings
 }
 
 
@@ -51,11 +57,12 @@ def test_a_list_endpoint_makes_the_same_few_queries_for_2_or_20_rows(anonymous, 
     fleet(2)
     task = TaskFactory()
     TaskExecutionFactory.create_batch(2, task=task)
-    few = queries_of(anonymous, f"{API}/{path.format(task=task.id)}")
+    first_run = TaskExecution.objects.order_by("id").first().id
+    few = queries_of(anonymous, f"{API}/{path.format(task=task.id, first_run=first_run)}")
 
     fleet(18)
     TaskExecutionFactory.create_batch(18, task=task)
-    many = queries_of(anonymous, f"{API}/{path.format(task=task.id)}")
+    many = queries_of(anonymous, f"{API}/{path.format(task=task.id, first_run=first_run)}")
 
     assert few == many == expected
 

@@ -21,6 +21,7 @@ from connections.tests.factories import ConnectionFactory
 from notifications.delivery import deliver
 from notifications.events import record_event
 from notifications.models import Delivery, NotificationRule
+from tasks.logs import remedies
 from tasks.models import ExecutionStatus, Finding, TaskExecution
 from tasks.tests.factories import FindingFactory, TaskExecutionFactory, TaskFactory
 from testing.network import free_port
@@ -141,10 +142,23 @@ def past_checks(connection: Connection, hours: int = 24, failing: range = range(
 def some_findings(execution: TaskExecution) -> None:
     """What a log analysis might have found."""
     now = timezone.now()
-    for severity, category, message, count in [
-        ("critical", "data_corruption", "invalid page in block 4711 of relation base/16384/16402", 1),
-        ("warning", "deadlock", "deadlock detected", 3),
-        ("warning", "auth_failure", 'password authentication failed for user "report"', 12),
+    corrupt = "invalid page in block 4711 of relation base/16384/16402"
+    for severity, category, message, count, remedy in [
+        ("critical", "data_corruption", corrupt, 1, remedies.data_corruption(corrupt)),
+        (
+            "warning",
+            "deadlock",
+            "3 deadlock(s) on order_items, orders",
+            3,
+            remedies.deadlock(["order_items", "orders"], []),
+        ),
+        (
+            "warning",
+            "auth_failure",
+            'password authentication failed for user "report"',
+            12,
+            remedies.auth_failure({"password": 12}, "report", "10.0.0.7"),
+        ),
     ]:
         FindingFactory(
             execution=execution,
@@ -152,6 +166,7 @@ def some_findings(execution: TaskExecution) -> None:
             severity=severity,
             category=category,
             message=message,
+            remedy=remedy,
             count=count,
             first_seen=now - timedelta(hours=3),
             last_seen=now - timedelta(minutes=count),

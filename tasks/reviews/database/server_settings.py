@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.conf import settings as django_settings
+
+from tasks.logs.language import find_catalog, is_english, major_version
 from tasks.reviews.database.check import CLUSTER, Check, CheckContext, MissingPrivilege, Problem
 
 READ_SETTINGS = "GRANT pg_read_all_settings TO {role}"
@@ -124,12 +127,19 @@ def logging_settings(ctx: CheckContext) -> Iterator[Problem]:
             yield problem(name, f"{name} = {off}: {what}", _alter(name, on))
     messages = value["lc_messages"]
     # '' only as the built-in default: the server's environment decides, which cannot be seen from here.
-    if messages and not messages.lower().startswith(("c", "posix", "en")):
-        yield problem(
-            "lc_messages",
-            f"lc_messages = '{messages}': server messages are translated, and log analysis matches English ones",
-            _alter("lc_messages", "'C'"),
-        )
+    # A translated log is fine when this worker has PostgreSQL's catalog for its language.
+    if messages and not is_english(messages):
+        major = major_version(ctx.server_version)
+        # The catalogs log_analysis reads (settings.LOG_LOCALE_DIRS), read at call time.
+        if find_catalog(messages, major, getattr(django_settings, "LOG_LOCALE_DIRS", None)) is None:
+            yield problem(
+                "lc_messages",
+                f"lc_messages = '{messages}': the server logs in a language this worker has no PostgreSQL message "
+                f"catalog for, so log analysis counts its errors by severity and SQLSTATE only; install the "
+                f"PostgreSQL {major:g} server package on the worker host (it ships postgres-{major:g}.mo), or name "
+                "the directory of that catalog in LOG_LOCALE_DIRS, or log in English",
+                _alter("lc_messages", "'C'"),
+            )
 
 
 def _escapes(prefix: str) -> set[str]:
@@ -181,7 +191,7 @@ CHECKS: list[Check] = [
         run=logging_settings,
         summary="Logging that log analysis needs and is off: logging_collector, a log_line_prefix with time and pid, "
         "log_min_duration_statement, log_lock_waits, log_temp_files, log_checkpoints, log_autovacuum_min_duration, "
-        "English lc_messages (one info finding per setting).",
+        "an lc_messages whose message catalog the worker lacks (one info finding per setting).",
         grant=READ_SETTINGS,
     ),
     Check(

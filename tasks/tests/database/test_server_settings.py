@@ -109,7 +109,7 @@ def test_as_initdb_leaves_it(cluster):
     assert outsider[0].details["data_directory"] == "$PGDATA"
 
 
-def test_careless_settings(cluster, german):
+def test_careless_settings(cluster, german, settings, tmp_path):
     careless = {
         "full_page_writes": "off",
         "synchronous_commit": "off",
@@ -139,13 +139,20 @@ def test_careless_settings(cluster, german):
             "log_temp_files",
             "log_checkpoints",
             "log_autovacuum_min_duration",
-        } | ({"lc_messages"} if german else set())
+        }
+        # German is fine: the worker has PostgreSQL's German catalog (log analysis reads it).
         assert set(logging) == expected
         prefix = logging["log_line_prefix"]
         assert "has no time (%m) and no process id (%p)" in prefix.message
         assert prefix.remedy.startswith("ALTER SYSTEM SET log_line_prefix = '%m [%p] %u@%d ';")
-        if german:
-            assert logging["lc_messages"].remedy.startswith("ALTER SYSTEM SET lc_messages = 'C';")
+    if german:
+        settings.LOG_LOCALE_DIRS = [str(tmp_path)]  # a worker without the catalog
+        for user in ROLES:
+            problem = found(cluster, "logging_settings", user)["lc_messages"]
+            assert problem.severity == "info"
+            assert "install the PostgreSQL 15 server package" in problem.message
+            assert "LOG_LOCALE_DIRS" in problem.message
+            assert problem.remedy.startswith("ALTER SYSTEM SET lc_messages = 'C';")
     if not german:
         pytest.skip("lc_messages: no non-English locale can be built here (Debian's locales package is missing)")
 
