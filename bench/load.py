@@ -208,16 +208,20 @@ class Server:
         request = urllib.request.Request(
             f"{self.base}{API}/connections/status", headers={"Authorization": f"Token {token}"}
         )
-        while True:
-            if self.proc.poll() is not None:
-                sys.exit(f"{self.label} exited:\n{self.logpath.read_text()[-3000:]}")
-            try:
-                urllib.request.urlopen(request, timeout=10).close()
-                return self
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    sys.exit(f"{self.label} did not answer within 120 s")
-                time.sleep(0.3)
+        try:
+            while True:
+                if self.proc.poll() is not None:
+                    sys.exit(f"{self.label} exited:\n{self.logpath.read_text()[-3000:]}")
+                try:
+                    urllib.request.urlopen(request, timeout=10).close()
+                    return self
+                except (urllib.error.URLError, ConnectionError):
+                    if time.monotonic() > deadline:
+                        sys.exit(f"{self.label} did not answer within 120 s")
+                    time.sleep(0.3)
+        except BaseException:
+            self.stop()  # never leave a server behind
+            raise
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(lambda pid, fields: int(fields[3]) == self.proc.pid)  # field 6: session id
