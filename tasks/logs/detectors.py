@@ -21,6 +21,7 @@ from tasks.logs.normalize import normalize_query
 from tasks.logs.redact import MODES as REDACT_MODES
 from tasks.logs.redact import redact, redact_all
 from tasks.logs.sqlstates import class_name, infer_sqlstate
+from tasks.logs.workload import WorkloadReport
 from tasks.timestamps import utc_iso
 
 DEFAULTS: dict[str, float] = {
@@ -190,10 +191,23 @@ class LogAnalyzer:
         self.lock_timeouts = _Table(groups)
         self._hosts: dict[str, str] = {}  # pid -> client host, from "connection received"
         self._last_checkpoint = None
+        # The workload report (tasks/logs/workload.py): on unless config workload_report is false.
+        report = (config or {}).get("workload_report", True)
+        if not isinstance(report, bool):
+            raise ValueError(f"log analysis setting 'workload_report' must be true or false, got {report!r}")
+        self.workload = WorkloadReport(lambda: (self.queries, self.query_ms), redact) if report else None
 
     # --- feeding ---------------------------------------------------------------------------
 
     def add_all(self, entries: Iterable[LogEntry]) -> None:
+        """Account for entries (with the workload report, one hour of them at a time)."""
+        if self.workload is None:
+            self._add_all(entries)
+            return
+        for run in self.workload.hours.split(entries if isinstance(entries, list) else list(entries)):
+            self._add_all(run)
+
+    def _add_all(self, entries: Iterable[LogEntry]) -> None:
         """Account for entries, with the per-entry dispatch inlined (the hot loop: every name
         it uses is a local)."""
         severity_at, message_at = SEVERITY, MESSAGE
@@ -243,10 +257,15 @@ class LogAnalyzer:
             return  # parse / bind steps of the extended protocol are not queries
         self.queries += 1
         self.query_ms += ms
-        if ms >= self.slow_ms and at < len(message):
-            self.slow.get(normalize_query(message[at:])).add(entry, ms)
+        text = message[at:]
+        if self.workload is not None:
+            self.workload.query(entry, ms, text)
+        if ms >= self.slow_ms and text:
+            self.slow.get(normalize_query(text)).add(entry, ms)
 
     def _log(self, entry: LogEntry, message: str) -> None:
+        if self.workload is not None:
+            self.workload.log(entry, message)
         first = message[:1]
         if first == "c":
             if message.startswith("connection received: host="):
@@ -333,6 +352,8 @@ class LogAnalyzer:
         self.errors += 1
         self.errors_by_severity[severity] = self.errors_by_severity.get(severity, 0) + 1
         state = entry.sqlstate or infer_sqlstate(message)
+        if self.workload is not None:
+            self.workload.error(entry, severity, state, message)
         code_class = state[:2] if state else "??"
         self.errors_by_class[code_class] = self.errors_by_class.get(code_class, 0) + 1
         if severity == "PANIC":
@@ -381,6 +402,8 @@ class LogAnalyzer:
 
     def _warning(self, entry: LogEntry, message: str) -> None:
         self.warnings += 1
+        if self.workload is not None:
+            self.workload.warning(entry)
         if message.startswith(_CORRUPTION_STARTS):
             self._corruption(entry, message)
         elif "must be vacuumed within" in message or message.startswith("oldest xmin is far in the past"):
@@ -425,7 +448,8 @@ class LogAnalyzer:
                 "autovacuums": self.autovacuums,
             },
         }
-        return AnalysisResult(findings=findings, summary=summary)
+        workload = self.workload.result() if self.workload is not None else None
+        return AnalysisResult(findings=findings, summary=summary, workload=workload)
 
 
 def _statement_key(entry: LogEntry) -> str:

@@ -8,8 +8,9 @@ stopped, and read at most max_bytes_per_run (for a .gz, the bytes it expands to)
 
 Config: source, path (file), format (auto | stderr | csvlog | jsonlog), log_line_prefix
 (file + stderr; the server source reads it from the server), max_bytes_per_run, redact
-(passwords | parameters: what findings mask of the log, tasks.logs.redact), and the detector
-thresholds of tasks.logs.detectors.DEFAULTS (slow_query_ms, ...).
+(passwords | parameters: what findings mask of the log, tasks.logs.redact), workload_report
+(true by default: the result's `workload`, tasks.logs.workload, covering what this run read),
+and the detector thresholds of tasks.logs.detectors.DEFAULTS (slow_query_ms, ...).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def run(task, execution) -> dict[str, Any]:
     config = task.review_config()
     source = config["source"]
     thresholds = {key: value for key, value in config.items() if key in THRESHOLDS}
-    analyzer = LogAnalyzer(thresholds, redact=config["redact"])
+    analyzer = LogAnalyzer({**thresholds, "workload_report": config["workload_report"]}, redact=config["redact"])
     cursor = take_cursor(task, execution, source)
     try:
         if source == "file":
@@ -76,6 +77,8 @@ def run(task, execution) -> dict[str, Any]:
     )
     if read.get("warnings"):
         result["warnings"] = read["warnings"]
+    if outcome.workload is not None:
+        result["workload"] = outcome.workload
     return result
 
 
@@ -117,6 +120,12 @@ CONFIG = ConfigSchema(
         "passwords",
         choices=REDACT_MODES,
         help="What findings mask of the log: passwords (always), or parameters: bind parameter values too.",
+    ),
+    Option(
+        "workload_report",
+        bool,
+        True,
+        help="Add pgBadger's workload figures (queries, sessions, connections, checkpoints...) to the result.",
     ),
     *(Option(key, float, default, minimum=0, help="Detector threshold.") for key, default in DEFAULTS.items()),
     check=_check,
