@@ -171,27 +171,28 @@ def quarter_of(full: Path) -> Path:
 
 
 def run_measured(argv: list[str], cwd: Path | None = None) -> tuple[float, int, str]:
-    """Run argv pinned to one core; return (wall seconds, peak RSS in MB, stdout).
+    """Run argv pinned to one core; return (CPU seconds, peak RSS in MB, stdout).
 
-    Peak RSS comes from GNU time: a child forked from this (large) process would report the
-    parent's pages as its own until it execs.
+    CPU time (user + system) rather than wall time: on a shared machine a process waiting for
+    the core measures its neighbours, not itself. Both come from GNU time: a child forked from
+    this (large) process would report the parent's pages as its own until it execs.
     """
-    with tempfile.NamedTemporaryFile() as rss, tempfile.TemporaryFile() as out:
-        wrapped = ["/usr/bin/time", "-f", "%M", "-o", rss.name]
+    with tempfile.NamedTemporaryFile() as usage, tempfile.TemporaryFile() as out:
+        wrapped = ["/usr/bin/time", "-f", "%M %U %S", "-o", usage.name]
         if shutil.which("taskset"):
             wrapped += ["taskset", "-c", "1"]
-        started = time.perf_counter()
         proc = subprocess.run([*wrapped, *argv], stdout=out, stderr=subprocess.PIPE, cwd=cwd)
-        elapsed = time.perf_counter() - started
         if proc.returncode != 0:
             raise RuntimeError(f"{argv[:4]} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-2000:]}")
         out.seek(0)
-        return elapsed, int(Path(rss.name).read_text().split()[-1]) // 1024, out.read().decode()
+        rss, user, system = Path(usage.name).read_text().split()[-3:]
+        return float(user) + float(system), int(rss) // 1024, out.read().decode()
 
 
 def run_pgbadger(log: Path) -> tuple[float, int, dict]:
     report = OUT / f"pgbadger-{log.stem}.json"  # kept, to look into any difference
-    argv = ["pgbadger", "-j", "1", "-f", "stderr", "-p", PREFIX, "-q", "--no-process-info", "-o", str(report), str(log)]
+    argv = ["pgbadger", "-j", "1", "-f", "stderr", "-p", PREFIX, "-q", "--no-process-info", "-o", str(report)]
+    argv += ["--pid-dir", str(OUT), str(log)]  # its own pid file: another pgBadger may be running
     elapsed, rss, _ = run_measured(argv)
     return elapsed, rss, pgbadger_counts(json.loads(report.read_text()))
 
@@ -284,7 +285,10 @@ def main() -> None:
         off_time, off_rss, _, _ = min(off)
         rows.append((log.name, mb, b_time, b_rss, b_counts, on_time, on_rss, a_counts, off_time, off_rss, report_size))
 
-    print(f"\nmachine: {os.cpu_count()} cores, {_cpu_model()}; every run pinned to one core (taskset -c 1)")
+    print(
+        f"\nmachine: {os.cpu_count()} cores, {_cpu_model()}; every run pinned to one core (taskset -c 1); "
+        "MB/s per CPU second (user + system)"
+    )
     print(
         f"{'log':<32} {'MB':>6} {'pgBadger MB/s':>14} {'report on MB/s':>15} {'ratio':>6} {'report off MB/s':>16} "
         f"{'ratio':>6} {'RSS pgBadger':>13} {'on':>6} {'off':>6} {'report':>8}"

@@ -15,6 +15,8 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v openssl >/dev/null || need+=(openssl)
 # localedef sources: a test builds de_DE.UTF-8 to check lc_messages is reported.
 [ -d /usr/share/i18n/locales ] || need+=(locales)
+# pgBadger: the workload report is compared with its JSON output (and bench/log_analysis.py).
+command -v pgbadger >/dev/null || need+=(pgbadger)
 # promtool and prometheus check the alert rules and scrape the service in the metrics tests.
 command -v promtool >/dev/null || need+=(prometheus)
 if [ "${REVIEWER_BROWSER_TESTS:-1}" = "1" ]; then

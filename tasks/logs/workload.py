@@ -44,7 +44,9 @@ TOP = 20  # rows of every table in the report
 MAX_NAMES = 1000  # distinct users, databases, hosts, applications, tables, messages kept
 MAX_PROCESSES = 10_000  # processes whose host / pending statement / temp files are remembered
 MAX_QUERY_TEXT = 500  # characters of a query's text in the report
-NOT_LOGGED = "(statement not logged)"
+# The group of durations logged without their statement: log_statement did not log it, or
+# it is the parse or bind step of an extended-protocol statement (log_duration logs those).
+NOT_LOGGED = "(duration without its statement)"
 
 _AUTHORIZED = re.compile(
     r"(?:replication )?connection authorized: user=(\S*)(?: database=(\S*))?"
