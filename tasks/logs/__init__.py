@@ -26,9 +26,17 @@ findings model call into it. Modules:
                   .add_all(entries: Iterable[LogEntry])
                   .finish() -> AnalysisResult
                   thresholds and bounds: detectors.DEFAULTS (unknown config keys are ignored,
-                  bad values raise ValueError).
+                  bad values raise ValueError); config workload_report (bool, default true).
+    workload.py   WorkloadReport: pgBadger's workload figures, fed by LogAnalyzer's hooks
+                  (query / log / error / warning); .result() -> dict, AnalysisResult.workload.
+    query_groups.py  QueryGroups.group(statement) -> QueryGroup: every statement into its
+                  group (a key made in C, then normalize_query, then pglast's fingerprint).
+    hourly.py     HourlyBuckets: the report's per-hour columns; split(entries) feeds the
+                  analyzer one hour at a time.
+    gc_pause.py   paused_gc: the cyclic garbage collector off while a log is read.
     findings.py   LogFinding(severity, category, message, count, first_seen, last_seen, sample,
-                  database, user, details); AnalysisResult(findings: list[LogFinding], summary: dict)
+                  database, user, details); AnalysisResult(findings: list[LogFinding], summary: dict,
+                  workload: dict | None)
                   summary: analyzed_logs, issues_found, first_entry_at, last_entry_at,
                   categories {category: occurrences}, findings_by_severity, totals {queries,
                   query_time_ms, slow_queries, errors, errors_by_severity, errors_by_class,
@@ -45,7 +53,8 @@ findings model call into it. Modules:
     redact.py     redact(text, mode="passwords" | "parameters") -> str: passwords (and bind
                   parameter values) masked; LogAnalyzer(config, redact=mode) applies it to
                   every finding it builds.
-    normalize.py  normalize_query(sql: str) -> str   literals and parameters become "?"
+    normalize.py  normalize_query(sql: str) -> str   literals and parameters become "?";
+                  fingerprint(sql) -> str | None (pglast); statement_kind(normalized) -> KINDS
     sqlstates.py  infer_sqlstate(message) for stderr logs without %e; SQLSTATE class names.
 
 Categories: error, fatal, panic, slow_query, deadlock, lock_wait, temp_file,

@@ -28,6 +28,7 @@ from tasks.findings import Coverage, Observed, record_findings
 from tasks.logs.detectors import DEFAULTS, LogAnalyzer
 from tasks.logs.files import OutsideLogRoots, UnreadableLog, analyze_files, check_roots
 from tasks.logs.findings import CATEGORIES
+from tasks.logs.gc_pause import paused_gc
 from tasks.logs.parser import finish_read, make_parser
 from tasks.logs.prefix import LogFormatError, compile_prefix
 from tasks.logs.redact import MODES as REDACT_MODES
@@ -193,6 +194,7 @@ def _read_server(task, config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -
             raise ReviewFailed(one_line_error(exc)) from None
 
 
+@paused_gc  # the read allocates millions of short-lived objects, none in a cycle
 def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, max_bytes, user) -> dict:
     """Read each file from its stored position, oldest first, up to max_bytes in all."""
     if not files:
