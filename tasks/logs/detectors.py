@@ -206,6 +206,7 @@ class LogAnalyzer:
             return
         for run in self.workload.hours.split(entries if isinstance(entries, list) else list(entries)):
             self._add_all(run)
+        self.workload.flush()
 
     def _add_all(self, entries: Iterable[LogEntry]) -> None:
         """Account for entries, with the per-entry dispatch inlined (the hot loop: every name
@@ -258,8 +259,13 @@ class LogAnalyzer:
         self.queries += 1
         self.query_ms += ms
         text = message[at:]
-        if self.workload is not None:
-            self.workload.query(entry, ms, text)
+        workload = self.workload
+        if workload is not None:
+            if text and not workload.pairing:
+                workload.texts.append(text)  # grouped by workload.flush(), a batch at a time
+                workload.durations.append(ms)
+            else:
+                workload.query(entry, ms, text)
         if ms >= self.slow_ms and text:
             self.slow.get(normalize_query(text)).add(entry, ms)
 

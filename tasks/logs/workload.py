@@ -1,8 +1,9 @@
 """The workload report: what pgBadger shows a DBA every morning, as bounded JSON.
 
-LogAnalyzer (detectors.py) feeds it the entries the detectors see, through four hooks:
-`query` for every "duration:" line (the hot one), `log` for the other LOG messages, `error`
-and `warning`. It reports:
+LogAnalyzer (detectors.py) feeds it the entries the detectors see, through its hooks: every
+"duration:" line's statement and time (the hot path: appended to `texts` and `durations`,
+grouped a batch at a time by `flush`, or through `query` while `pairing` holds per-process
+state), `log` for the other LOG messages, `error` and `warning`. It reports:
 
 - sessions ("disconnection: session time: …"): count, total / mean / longest;
 - connections ("connection received", "connection authorized: user=… database=…
@@ -130,6 +131,11 @@ class WorkloadReport:
         self.redact_mode = redact_mode
         self.queries = QueryGroups()
         self._keys = self.queries.keys  # the same dict for good: QueryGroups clears it, never replaces it
+        # Statements with their durations, grouped by `flush` a batch at a time: the analyzer
+        # appends to them unless `pairing` (a process has a statement or temp files waiting).
+        self.texts: list[str] = []
+        self.durations: list[float] = []
+        self.pairing = False
         self.hours = hourly.HourlyBuckets(query_totals)
         self._not_logged = QueryGroup(NOT_LOGGED, "other")
         self._pending: dict[str, str] = {}  # process -> statement logged, its duration not yet
@@ -167,23 +173,40 @@ class WorkloadReport:
     # --- hooks (LogAnalyzer calls them) -------------------------------------------------
 
     def query(self, entry: LogEntry, ms: float, text: str) -> None:
-        """A "duration:" line: `text` is its statement, "" for a bare duration. The hot call:
-        the common case (a statement without quotes, its key known) is inlined."""
-        if not text or self._pending or self._temp_waiting:
+        """A "duration:" line: `text` is its statement, "" for a bare duration (paired with
+        what its process logged before)."""
+        if not text or self.pairing:
             text = self._pair(entry, text)
-            group = self.queries.group(text) if text else self._not_logged
-        elif "'" in text:
-            group = self.queries.group(text)
-        else:
-            group = self._keys.get(text.encode("utf-8", "surrogatepass").translate(DIGITS_TO_ZERO))
-            if group is None or group.__class__ is not QueryGroup:
-                group = self.queries.group(text)
+        group = self.queries.group(text) if text else self._not_logged
         group.count += 1
         group.total += ms
         if ms > group.max:
             group.max = ms
         if ms < group.min:
             group.min = ms
+
+    def flush(self) -> None:
+        """Group the statements appended to `texts` (their times in `durations`). The keys of
+        the whole batch are made at once, in C (one join, encode, translate and split); a key
+        seen before finds its group in the dict, the rest go through QueryGroups.group."""
+        texts, durations = self.texts, self.durations
+        if not texts:
+            return
+        keys = "\x00".join(texts).encode("utf-8", "surrogatepass").translate(DIGITS_TO_ZERO).split(b"\x00")
+        if len(keys) != len(texts):  # a NUL in a statement: no batch keys
+            keys = [None] * len(texts)
+        group_of = self.queries.group
+        for group, ms, text in zip(map(self._keys.get, keys), durations, texts, strict=True):
+            if group.__class__ is not QueryGroup:  # unknown, refined by names, or quoted
+                group = group_of(text)
+            group.count += 1
+            group.total += ms
+            if ms > group.max:
+                group.max = ms
+            if ms < group.min:
+                group.min = ms
+        texts.clear()
+        durations.clear()
 
     def log(self, entry: LogEntry, message: str) -> None:
         """Any LOG message but "duration:"; dispatched on its first letter, as the analyzer does."""
@@ -247,6 +270,7 @@ class WorkloadReport:
         if earlier is not None:
             self._untimed(earlier)
         self._remember(self._pending, entry, text, on_forget=self._untimed)
+        self.pairing = True
 
     def _pair(self, entry: LogEntry, text: str) -> str:
         """The statement a duration line is about, given what its process logged before."""
@@ -262,6 +286,7 @@ class WorkloadReport:
             group = self.queries.group(text) if text else self._not_logged
             for size in sizes:
                 _add_temp(group, size)
+        self.pairing = bool(self._pending or self._temp_waiting)
         return text
 
     def _untimed(self, text: str) -> None:
@@ -307,6 +332,7 @@ class WorkloadReport:
         sizes = self._temp_waiting.pop(process, None)
         if sizes:
             self._temp_unknown(sizes)
+        self.pairing = bool(self._pending or self._temp_waiting)
 
     def _checkpoint_started(self, reason: str) -> None:
         self.checkpoint["started"] += 1
@@ -354,6 +380,7 @@ class WorkloadReport:
             waiting = self._temp_waiting.get(process)
             if waiting is None:
                 self._remember(self._temp_waiting, entry, [size], on_forget=self._temp_unknown)
+                self.pairing = True
             elif len(waiting) < 1000:
                 waiting.append(size)
 
@@ -387,12 +414,14 @@ class WorkloadReport:
     def finish(self) -> None:
         """Statements still waiting for a duration count, untimed; temp files still waiting
         for a statement count under NOT_LOGGED."""
+        self.flush()
         for text in self._pending.values():
             self._untimed(text)
         self._pending.clear()
         for sizes in self._temp_waiting.values():
             self._temp_unknown(sizes)
         self._temp_waiting.clear()
+        self.pairing = False
 
     def result(self) -> dict[str, Any]:
         self.finish()

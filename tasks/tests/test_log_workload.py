@@ -7,6 +7,7 @@ pgBadger on a real cluster's log is tasks/tests/test_log_workload_pgbadger.py).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,21 @@ def test_statements_that_differ_in_their_values_are_one_query():
     assert queries["top_by_total_time"][0]["query"] == "update t set name = ? where id = ?"
     assert queries["top_by_mean"][0]["query"] == "update t set name = ? where id = ?"
     assert (queries["count"], queries["timed"], queries["total_ms"]) == (8, 8, 24.0)
+
+
+def test_a_statement_holding_a_nul_character_still_counts_in_its_group():
+    log = "".join(
+        [
+            line("10:00:00", 1, "duration: 1.000 ms  statement: SELECT 1"),
+            line("10:00:01", 1, "duration: 2.000 ms  statement: SELECT 'a\x00b'"),
+            line("10:00:02", 1, "duration: 3.000 ms  statement: SELECT 2"),
+        ]
+    )
+
+    queries = report(log)["queries"]
+
+    assert top(queries["top_by_count"]) == [("select ?", 3)]
+    assert queries["total_ms"] == 6.0
 
 
 def test_the_text_shown_never_carries_a_literal():
@@ -362,6 +378,34 @@ def test_the_report_is_small_whatever_the_log_holds():
     assert len(workload["connections"]["by_user"]) == 21  # the top 20 and the rest
     assert workload["connections"]["by_user"][-1] == {"user": "(other)", "count": 1980}
     assert all(len(row["query"]) <= 500 for row in workload["queries"]["top_by_count"])
+
+
+def test_a_month_of_everything_is_still_a_bounded_report():
+    # Every hour of 31 days with queries, errors, connections, sessions, checkpoints, temp
+    # files and autovacuum: the hourly part at its largest.
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    lines = []
+    for hour in range(24 * 31):
+        stamp = (start + timedelta(hours=hour)).strftime("%Y-%m-%d %H:%M:%S.000 UTC")
+        for message in (
+            f"duration: {hour * 1000.123:.3f} ms  statement: SELECT * FROM t{hour % 40} WHERE id = {hour}",
+            f"connection authorized: user=u{hour % 30} database=d{hour % 30} application_name=app{hour % 30}",
+            "disconnection: session time: 1:02:03.456 user=u database=d host=h port=1",
+            "checkpoint starting: time",
+            "checkpoint complete: wrote 123456 buffers (99.0%); 1 WAL file(s) added, 2 removed, 3 recycled; "
+            "write=269.000 s, sync=1.000 s, total=270.000 s; sync files=9, longest=0.1 s, average=0.1 s; "
+            "distance=1234567 kB, estimate=1234567 kB",
+            f'temporary file: path "base/pgsql_tmp/x", size {hour * 1_000_000_007}',
+            f'automatic analyze of table "db.public.t{hour % 40}" system usage: CPU: user: 0.1 s, elapsed: 1.0 s',
+        ):
+            lines.append(f"{stamp} [{hour}] u@d LOG:  {message}\n")
+        lines.append(f"{stamp} [{hour}] u@d ERROR:  relation \"t{hour % 40}_missing\" does not exist\n")
+
+    workload = report("".join(lines))
+
+    assert len(workload["hours"]["start"]) == 24 * 31 and workload["hours"]["bucket_hours"] == 1
+    size = len(json.dumps(workload))
+    assert size < 120_000, size
 
 
 def test_the_report_can_be_turned_off():
