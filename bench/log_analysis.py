@@ -12,6 +12,7 @@ process, the size of the workload report, and the counts both report.
 
     .venv/bin/python bench/log_analysis.py            # LOG_BENCH_MB=300 by default
     LOG_BENCH_MB=50 .venv/bin/python bench/log_analysis.py
+    LOG_BENCH_ROUNDS=3 ...                             # runs of each tool, in turns (default 2)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from testing.pg_cluster import PgCluster, pg_bin  # noqa: E402
 
 PREFIX = "%m [%p] %q%u@%d "
 TARGET_MB = int(os.environ.get("LOG_BENCH_MB", "300"))
+ROUNDS = int(os.environ.get("LOG_BENCH_ROUNDS", "2"))  # runs of each tool per log, the best counts
 OUT = ROOT / "bench" / "out"
 BAD_PASSWORD_ROLE = "bench_badpw"
 
@@ -274,15 +276,16 @@ def main() -> None:
     rows = []
     for log in (quarter, full):
         mb = log.stat().st_size / 2**20
-        b_time, b_rss, b_counts = run_pgbadger(log)
-        # Ours with the report on and off, twice each in turns: the better of two runs, so that
-        # a burst of load from another process on the machine does not decide the ratio.
-        on, off = [], []
-        for _ in range(2):
+        # Each tool twice, in turns: the better of two runs, so that a burst of load from
+        # another process on the machine does not decide the ratio.
+        badger, on, off = [], [], []
+        for _ in range(ROUNDS):
+            badger.append(run_pgbadger(log))
             on.append(run_analyzer(log, workload=True))
             off.append(run_analyzer(log, workload=False))
-        on_time, on_rss, a_counts, report_size = min(on)
-        off_time, off_rss, _, _ = min(off)
+        b_time, b_rss, b_counts = min(badger, key=lambda run: run[0])
+        on_time, on_rss, a_counts, report_size = min(on, key=lambda run: run[0])
+        off_time, off_rss, _, _ = min(off, key=lambda run: run[0])
         rows.append((log.name, mb, b_time, b_rss, b_counts, on_time, on_rss, a_counts, off_time, off_rss, report_size))
 
     print(

@@ -209,65 +209,68 @@ class LogAnalyzer:
         self.workload.flush()
 
     def _add_all(self, entries: Iterable[LogEntry]) -> None:
-        """Account for entries, with the per-entry dispatch inlined (the hot loop: every name
-        it uses is a local)."""
-        severity_at, message_at = SEVERITY, MESSAGE
-        duration = self._duration
+        """Account for entries. The hot loop: the dispatch and the "duration:" lines (most of a
+        busy log) are inlined, every name it uses is a local, and the query totals add up in
+        locals until the loop ends."""
         log = self._log
         error = self._error
         warning = self._warning
+        slow_ms = self.slow_ms
+        workload = self.workload
+        if workload is not None:
+            batch_text, batch_ms = workload.texts.append, workload.durations.append
         it = iter(entries)
         head = next(it, None)
         if head is None:
             return
         if self.first_time is None:
             self.first_time = head[RAW_TIME]
-        count = 0
+        count = queries = 0
+        query_ms = 0.0
         entry = head
         for entry in chain((head,), it):
             count += 1
-            severity = entry[severity_at]
+            severity = entry[SEVERITY]
             if severity == "LOG":
-                message = entry[message_at]
-                if message.startswith("duration: "):
-                    duration(entry, message)
-                else:
+                message = entry[MESSAGE]
+                if not message.startswith("duration: "):
                     log(entry, message)
+                    continue
+                # "duration: 12.345 ms  statement: SELECT ..." / "...  execute <name>: ..." / bare
+                # "duration: 1.2 ms" (log_duration: the statement was logged before it)
+                end = message.find(" ms", 10)
+                if end < 0:
+                    continue
+                try:
+                    ms = float(message[10:end])
+                except ValueError:
+                    continue
+                at = end + 5
+                if message.startswith("statement: ", at):
+                    at += 11
+                elif message.startswith("execute ", at):
+                    at = message.find(": ", at) + 2
+                elif len(message) > at:
+                    continue  # parse / bind steps of the extended protocol are not queries
+                queries += 1
+                query_ms += ms
+                text = message[at:]
+                if workload is not None:
+                    if text and not workload.pairing:
+                        batch_text(text)  # grouped by workload.flush(), a batch at a time
+                        batch_ms(ms)
+                    else:
+                        workload.query(entry, ms, text)
+                if ms >= slow_ms and text:
+                    self.slow.get(normalize_query(text)).add(entry, ms)
             elif severity == "ERROR" or severity == "FATAL" or severity == "PANIC":
-                error(entry, severity, entry[message_at])
+                error(entry, severity, entry[MESSAGE])
             elif severity == "WARNING":
-                warning(entry, entry[message_at])
+                warning(entry, entry[MESSAGE])
+        self.queries += queries
+        self.query_ms += query_ms
         self.last_time = entry[RAW_TIME]
         self.entries += count
-
-    def _duration(self, entry: LogEntry, message: str) -> None:
-        # "duration: 12.345 ms  statement: SELECT ..." / "...  execute <name>: ..." / bare "duration: 1.2 ms"
-        end = message.find(" ms", 10)
-        if end < 0:
-            return
-        try:
-            ms = float(message[10:end])
-        except ValueError:
-            return
-        at = end + 5
-        if message.startswith("statement: ", at):
-            at += 11
-        elif message.startswith("execute ", at):
-            at = message.find(": ", at) + 2
-        elif len(message) > at:
-            return  # parse / bind steps of the extended protocol are not queries
-        self.queries += 1
-        self.query_ms += ms
-        text = message[at:]
-        workload = self.workload
-        if workload is not None:
-            if text and not workload.pairing:
-                workload.texts.append(text)  # grouped by workload.flush(), a batch at a time
-                workload.durations.append(ms)
-            else:
-                workload.query(entry, ms, text)
-        if ms >= self.slow_ms and text:
-            self.slow.get(normalize_query(text)).add(entry, ms)
 
     def _log(self, entry: LogEntry, message: str) -> None:
         if self.workload is not None:
