@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable
-from itertools import chain
 from typing import Any
 
 from tasks.logs.entry import MESSAGE, RAW_TIME, SAMPLE_LIMIT, SEVERITY, LogEntry, parse_log_time
@@ -201,14 +200,15 @@ class LogAnalyzer:
 
     def add_all(self, entries: Iterable[LogEntry]) -> None:
         """Account for entries (with the workload report, one hour of them at a time)."""
+        entries = entries if isinstance(entries, list) else list(entries)  # parsers give lists
         if self.workload is None:
             self._add_all(entries)
             return
-        for run in self.workload.hours.split(entries if isinstance(entries, list) else list(entries)):
+        for run in self.workload.hours.split(entries):
             self._add_all(run)
         self.workload.flush()
 
-    def _add_all(self, entries: Iterable[LogEntry]) -> None:
+    def _add_all(self, entries: list[LogEntry]) -> None:
         """Account for entries. The hot loop: the dispatch and the "duration:" lines (most of a
         busy log) are inlined, every name it uses is a local, and the query totals add up in
         locals until the loop ends."""
@@ -219,17 +219,13 @@ class LogAnalyzer:
         workload = self.workload
         if workload is not None:
             batch_text, batch_ms = workload.texts.append, workload.durations.append
-        it = iter(entries)
-        head = next(it, None)
-        if head is None:
+        if not entries:
             return
         if self.first_time is None:
-            self.first_time = head[RAW_TIME]
-        count = queries = 0
+            self.first_time = entries[0][RAW_TIME]
+        queries = 0
         query_ms = 0.0
-        entry = head
-        for entry in chain((head,), it):
-            count += 1
+        for entry in entries:
             severity = entry[SEVERITY]
             if severity == "LOG":
                 message = entry[MESSAGE]
@@ -269,8 +265,8 @@ class LogAnalyzer:
                 warning(entry, entry[MESSAGE])
         self.queries += queries
         self.query_ms += query_ms
-        self.last_time = entry[RAW_TIME]
-        self.entries += count
+        self.last_time = entries[-1][RAW_TIME]
+        self.entries += len(entries)
 
     def _log(self, entry: LogEntry, message: str) -> None:
         if self.workload is not None:

@@ -186,17 +186,15 @@ class WorkloadReport:
             group.min = ms
 
     def flush(self) -> None:
-        """Group the statements appended to `texts` (their times in `durations`). The keys of
-        the whole batch are made at once, in C (one join, encode, translate and split); a key
-        seen before finds its group in the dict, the rest go through QueryGroups.group."""
+        """Group the statements appended to `texts` (their times in `durations`): a statement
+        whose key (made in C: see query_groups.py) is known finds its group in the dict, the
+        rest go through QueryGroups.group. One loop for the batch, no call per statement."""
         texts, durations = self.texts, self.durations
         if not texts:
             return
-        keys = "\x00".join(texts).encode("utf-8", "surrogatepass").translate(DIGITS_TO_ZERO).split(b"\x00")
-        if len(keys) != len(texts):  # a NUL in a statement: no batch keys
-            keys = [None] * len(texts)
-        group_of = self.queries.group
-        for group, ms, text in zip(map(self._keys.get, keys), durations, texts, strict=True):
+        get, group_of, zero = self._keys.get, self.queries.group, DIGITS_TO_ZERO
+        for ms, text in zip(durations, texts, strict=True):
+            group = None if "'" in text else get(text.encode("utf-8", "surrogatepass").translate(zero))
             if group.__class__ is not QueryGroup:  # unknown, refined by names, or quoted
                 group = group_of(text)
             group.count += 1
