@@ -399,7 +399,7 @@ def test_a_month_of_everything_is_still_a_bounded_report():
             f'automatic analyze of table "db.public.t{hour % 40}" system usage: CPU: user: 0.1 s, elapsed: 1.0 s',
         ):
             lines.append(f"{stamp} [{hour}] u@d LOG:  {message}\n")
-        lines.append(f"{stamp} [{hour}] u@d ERROR:  relation \"t{hour % 40}_missing\" does not exist\n")
+        lines.append(f'{stamp} [{hour}] u@d ERROR:  relation "t{hour % 40}_missing" does not exist\n')
 
     workload = report("".join(lines))
 
