@@ -5,12 +5,14 @@ with every statement logged (log_min_duration_statement = 0), pgbench traffic, a
 pgbench runs a few deadlocks, lock waits, division-by-zero errors, statement timeouts, failed
 password logins, temporary files and slow statements. The log is cached in bench/out/.
 
-Then runs pgBadger (`-j 1`) and this analyzer (`python -m tasks.logs`), each in its own
-process on one core, on the full log and on its first quarter, and prints throughput (MB/s and
-the ratio), peak RSS of each process, and the counts both report.
+Then runs pgBadger (`-j 1`) and this analyzer (`python -m tasks.logs`), with its workload
+report on (the default) and off, each in its own process on one core, on the full log and on
+its first quarter, and prints throughput (MB/s and the ratio to pgBadger), peak RSS of each
+process, the size of the workload report, and the counts both report.
 
     .venv/bin/python bench/log_analysis.py            # LOG_BENCH_MB=300 by default
     LOG_BENCH_MB=50 .venv/bin/python bench/log_analysis.py
+    LOG_BENCH_ROUNDS=3 ...                             # runs of each tool, in turns (default 2)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from testing.pg_cluster import PgCluster, pg_bin  # noqa: E402
 
 PREFIX = "%m [%p] %q%u@%d "
 TARGET_MB = int(os.environ.get("LOG_BENCH_MB", "300"))
+ROUNDS = int(os.environ.get("LOG_BENCH_ROUNDS", "2"))  # runs of each tool per log, the best counts
 OUT = ROOT / "bench" / "out"
 BAD_PASSWORD_ROLE = "bench_badpw"
 
@@ -170,36 +173,43 @@ def quarter_of(full: Path) -> Path:
 
 
 def run_measured(argv: list[str], cwd: Path | None = None) -> tuple[float, int, str]:
-    """Run argv pinned to one core; return (wall seconds, peak RSS in MB, stdout).
+    """Run argv pinned to one core; return (CPU seconds, peak RSS in MB, stdout).
 
-    Peak RSS comes from GNU time: a child forked from this (large) process would report the
-    parent's pages as its own until it execs.
+    CPU time (user + system) rather than wall time: on a shared machine a process waiting for
+    the core measures its neighbours, not itself. Both come from GNU time: a child forked from
+    this (large) process would report the parent's pages as its own until it execs.
     """
-    with tempfile.NamedTemporaryFile() as rss, tempfile.TemporaryFile() as out:
-        wrapped = ["/usr/bin/time", "-f", "%M", "-o", rss.name]
+    with tempfile.NamedTemporaryFile() as usage, tempfile.TemporaryFile() as out:
+        wrapped = ["/usr/bin/time", "-f", "%M %U %S", "-o", usage.name]
         if shutil.which("taskset"):
             wrapped += ["taskset", "-c", "1"]
-        started = time.perf_counter()
         proc = subprocess.run([*wrapped, *argv], stdout=out, stderr=subprocess.PIPE, cwd=cwd)
-        elapsed = time.perf_counter() - started
         if proc.returncode != 0:
             raise RuntimeError(f"{argv[:4]} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-2000:]}")
         out.seek(0)
-        return elapsed, int(Path(rss.name).read_text().split()[-1]) // 1024, out.read().decode()
+        rss, user, system = Path(usage.name).read_text().split()[-3:]
+        return float(user) + float(system), int(rss) // 1024, out.read().decode()
 
 
 def run_pgbadger(log: Path) -> tuple[float, int, dict]:
     report = OUT / f"pgbadger-{log.stem}.json"  # kept, to look into any difference
-    argv = ["pgbadger", "-j", "1", "-f", "stderr", "-p", PREFIX, "-q", "--no-process-info", "-o", str(report), str(log)]
+    argv = ["pgbadger", "-j", "1", "-f", "stderr", "-p", PREFIX, "-q", "--no-process-info", "-o", str(report)]
+    argv += ["--pid-dir", str(OUT), str(log)]  # its own pid file: another pgBadger may be running
     elapsed, rss, _ = run_measured(argv)
     return elapsed, rss, pgbadger_counts(json.loads(report.read_text()))
 
 
-def run_analyzer(log: Path) -> tuple[float, int, dict]:
+def run_analyzer(log: Path, workload: bool = True) -> tuple[float, int, dict, int]:
+    """(seconds, peak RSS MB, counts, bytes of the workload report as JSON)."""
     argv = [sys.executable, "-m", "tasks.logs", str(log), "--format", "stderr", "--prefix", PREFIX]
+    if not workload:
+        argv += ["--config", '{"workload_report": false}']
     elapsed, rss, out = run_measured(argv, cwd=ROOT)
-    summary = json.loads(out)["summary"]
-    return elapsed, rss, analyzer_counts(summary)
+    output = json.loads(out)
+    if workload:
+        (OUT / f"ours-{log.stem}.json").write_text(out)  # kept, to look into any difference
+    report_size = len(json.dumps(output["workload"], separators=(",", ":"))) if "workload" in output else 0
+    return elapsed, rss, analyzer_counts(output), report_size
 
 
 def pgbadger_counts(report: dict) -> dict[str, int]:
@@ -213,6 +223,10 @@ def pgbadger_counts(report: dict) -> dict[str, int]:
         for level in errors:
             errors[level] += int(levels.get(level, 0))
     messages = [(k, v.get("count", 0)) for source in each("error_info") for k, v in source.items()]
+    overall = {}
+    for source in each("overall_stat"):
+        for kind in ("select", "insert", "update", "tcl"):
+            overall[f"{kind} queries"] = overall.get(f"{kind} queries", 0) + int(source.get(kind, 0))
     return {
         "queries": int(report.get("overall_stat", {}).get("queries_number", 0)),
         "errors": sum(errors.values()),
@@ -227,14 +241,23 @@ def pgbadger_counts(report: dict) -> dict[str, int]:
             if isinstance(lock, dict)
         ),
         "checkpoints": sum(int(n) for n in report.get("checkpoint_info", {}).get("starting", {}).values()),
+        "sessions": sum(int(source.get("count", 0)) for source in each("session_info")),
+        "connections": sum(int(source.get("count", 0)) for source in each("connection_info")),
+        **overall,
     }
 
 
-def analyzer_counts(summary: dict) -> dict[str, int]:
-    totals = summary["totals"]
+def analyzer_counts(output: dict) -> dict[str, int]:
+    totals = output["summary"]["totals"]
     counts = {key: int(totals[key]) for key in ("queries", "errors", "deadlocks", "auth_failures", "temp_files")}
     counts["lock_waits"] = int(totals["lock_waits"])
     counts["checkpoints"] = int(totals["checkpoints"])
+    workload = output.get("workload")
+    if workload:
+        counts["sessions"] = workload["sessions"]["count"]
+        counts["connections"] = workload["connections"]["authorized"]
+        for kind in ("select", "insert", "update", "tcl"):
+            counts[f"{kind} queries"] = workload["queries"]["by_kind"][kind]["count"]
     return counts
 
 
@@ -253,18 +276,31 @@ def main() -> None:
     rows = []
     for log in (quarter, full):
         mb = log.stat().st_size / 2**20
-        b_time, b_rss, b_counts = run_pgbadger(log)
-        a_time, a_rss, a_counts = run_analyzer(log)
-        rows.append((log.name, mb, b_time, b_rss, b_counts, a_time, a_rss, a_counts))
+        # Each tool twice, in turns: the better of two runs, so that a burst of load from
+        # another process on the machine does not decide the ratio.
+        badger, on, off = [], [], []
+        for _ in range(ROUNDS):
+            badger.append(run_pgbadger(log))
+            on.append(run_analyzer(log, workload=True))
+            off.append(run_analyzer(log, workload=False))
+        b_time, b_rss, b_counts = min(badger, key=lambda run: run[0])
+        on_time, on_rss, a_counts, report_size = min(on, key=lambda run: run[0])
+        off_time, off_rss, _, _ = min(off, key=lambda run: run[0])
+        rows.append((log.name, mb, b_time, b_rss, b_counts, on_time, on_rss, a_counts, off_time, off_rss, report_size))
 
-    print(f"\nmachine: {os.cpu_count()} cores, {_cpu_model()}; both tools pinned to one core (taskset -c 1)")
     print(
-        f"{'log':<32} {'MB':>6} {'pgBadger MB/s':>14} {'ours MB/s':>10} {'ratio':>6} {'pgBadger RSS':>13} {'ours RSS':>9}"
+        f"\nmachine: {os.cpu_count()} cores, {_cpu_model()}; every run pinned to one core (taskset -c 1); "
+        "MB/s per CPU second (user + system)"
     )
-    for name, mb, b_time, b_rss, _, a_time, a_rss, _ in rows:
+    print(
+        f"{'log':<32} {'MB':>6} {'pgBadger MB/s':>14} {'report on MB/s':>15} {'ratio':>6} {'report off MB/s':>16} "
+        f"{'ratio':>6} {'RSS pgBadger':>13} {'on':>6} {'off':>6} {'report':>8}"
+    )
+    for name, mb, b_time, b_rss, _, on_time, on_rss, _, off_time, off_rss, size in rows:
         print(
-            f"{name:<32} {mb:>6.0f} {mb / b_time:>14.1f} {mb / a_time:>10.1f} {b_time / a_time:>5.1f}x "
-            f"{b_rss:>10} MB {a_rss:>6} MB"
+            f"{name:<32} {mb:>6.0f} {mb / b_time:>14.1f} {mb / on_time:>15.1f} {b_time / on_time:>5.1f}x "
+            f"{mb / off_time:>16.1f} {b_time / off_time:>5.1f}x {b_rss:>10} MB {on_rss:>3} MB {off_rss:>3} MB "
+            f"{size / 1024:>5.1f} KB"
         )
     print(f"\ncounts on {rows[-1][0]} (injected by the generator: {injected})")
     print(f"{'count':<16} {'pgBadger':>10} {'ours':>10}")

@@ -16,6 +16,8 @@ command -v openssl >/dev/null || need+=(openssl)
 # localedef sources: tests build de_DE.UTF-8 and ru_RU.UTF-8 for clusters that log in German and
 # Russian (testing/locales.py); the postgresql package brings the catalogs log analysis reads.
 [ -d /usr/share/i18n/locales ] || need+=(locales)
+# pgBadger: the workload report is compared with its JSON output (and bench/log_analysis.py).
+command -v pgbadger >/dev/null || need+=(pgbadger)
 # promtool and prometheus check the alert rules and scrape the service in the metrics tests.
 command -v promtool >/dev/null || need+=(prometheus)
 if [ "${REVIEWER_BROWSER_TESTS:-1}" = "1" ]; then

@@ -55,7 +55,12 @@ class ExecutionSerializer(serializers.ModelSerializer):
     started_at = UtcTimestampField(allow_null=True)
     completed_at = UtcTimestampField(allow_null=True)
     duration_seconds = serializers.FloatField(allow_null=True, help_text="Seconds; null until finished.")
-    result = serializers.JSONField(allow_null=True)
+    result = serializers.JSONField(
+        allow_null=True,
+        help_text="What the review returned (completed executions only); depends on the task type. "
+        "A log_analysis result carries `workload`, the workload report of the part of the log that run read "
+        "(queries, top queries, sessions, connections, checkpoints, autovacuum, temp files, errors, per hour).",
+    )
     error_message = serializers.CharField(allow_null=True)
 
     class Meta:

@@ -13,6 +13,7 @@ classes (rv-ink, rv-muted, rv-grid, rv-line, rv-gap) that the console's styleshe
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -135,13 +136,15 @@ def _empty(title: str, message: str, height: int = HEIGHT) -> SafeString:
     return _close(parts)
 
 
-def _y_axis(parts: list[str], ticks: Sequence[float], label: str, unit: str = "", height: int = HEIGHT) -> None:
+def _y_axis(
+    parts: list[str], ticks: Sequence[float], label: str, unit: str = "", height: int = HEIGHT, fmt=None
+) -> None:
     """A grid line at each tick with its value (the last tick is the top of the plot), and the
-    rotated axis label."""
+    rotated axis label. `fmt` writes a tick's value (default: as short as it reads)."""
     bottom = height - BOTTOM
     for value in ticks:
         y = bottom - (bottom - TOP) * value / ticks[-1]
-        shown = f"{value:g}{unit}"
+        shown = f"{fmt(value) if fmt else f'{value:g}'}{unit}"
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}" class="rv-grid"/>'
         )
@@ -328,3 +331,119 @@ def _legend(parts: list[str]) -> None:
         name = f"{status} (hatched)" if status == "failed" else status
         parts.append(_text(x + 14, TOP - 6, name, size=10))
         x += 24 + 6.2 * len(name)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One kind of bar in an hourly chart: its name in the legend, a value per bucket, its fill."""
+
+    label: str
+    values: Sequence[float]
+    fill: str = LINE
+
+
+def compact_number(value: float) -> str:
+    """12, 1,234, 56.7k, 2.4M: a count short enough for an axis or a bar."""
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:.3g}M"
+    if abs(value) >= 100_000:
+        return f"{value / 1000:.0f}k"
+    if value == int(value):
+        return f"{int(value):,}"
+    return f"{value:.3g}"
+
+
+def hourly_chart(
+    starts: Sequence[datetime],
+    series: Sequence[Series],
+    title: str,
+    y_label: str,
+    *,
+    bucket_hours: int = 1,
+    stacked: bool = True,
+    unit: str = "",
+) -> SafeString:
+    """Bars per time bucket (an hour, or `bucket_hours`), one colour per series, stacked or
+    side by side. Each bar says its time and value in a tooltip; the values are written on
+    the bars while there is room for all of them (a day of hours, mostly), and the summary
+    gives the total and the peak, so a long log reads as well."""
+    count = len(starts)
+    totals = [sum(s.values[index] for s in series) for index in range(count)]
+    if not count or not any(totals):
+        return _empty(title, "Nothing in this period")
+    heights = totals if stacked else [max(s.values[index] for s in series) for index in range(count)]
+    peak = max(range(count), key=lambda index: totals[index])
+    same_day = starts[0].date() == starts[-1].date()
+    summary = (
+        f"{compact_number(sum(totals))}{unit} in all, peak {compact_number(totals[peak])}{unit} "
+        f"at {starts[peak].strftime('%H:00' if same_day else '%b %d %H:00')}"
+    )
+    ticks = whole_ticks(max(heights) * 1.15)  # headroom for the numbers above the bars
+    maximum = ticks[-1]
+    bottom, plot_width = HEIGHT - BOTTOM, WIDTH - LEFT - RIGHT
+    slot = plot_width / count
+    parts = _open(title, summary)
+    # A page shows several charts: each names its own hatch pattern.
+    hatch = "rv-hatch-" + hashlib.sha1(title.encode()).hexdigest()[:8]
+    fills = {one.label: f"url(#{hatch})" if one.fill == HATCHED else one.fill for one in series}
+    if HATCHED in (one.fill for one in series):
+        parts.append(
+            f'<defs><pattern id="{hatch}" width="6" height="6" patternUnits="userSpaceOnUse" '
+            'patternTransform="rotate(45)">'
+            f'<rect width="6" height="6" fill="{UNHEALTHY}"/><line x1="0" y1="0" x2="0" y2="6" '
+            'stroke="#fff" stroke-width="2.5" class="rv-gap"/></pattern></defs>'
+        )
+    _y_axis(parts, ticks, y_label, fmt=compact_number)
+    _x_label(parts, "hour (UTC)" if same_day else "day and hour (UTC)")
+    label_every = max(1, math.ceil(count / (10 if same_day else 5)))
+    # Numbers on the bars only if every one of them fits its bar's slot (about 5 px a
+    # character at this size).
+    widest = max(len(compact_number(v)) for v in (totals if stacked else [v for s in series for v in s.values]))
+    show_values = widest * 5.2 <= (slot if stacked else slot * 0.8 / len(series))
+    for index, start in enumerate(starts):
+        centre = LEFT + slot * (index + 0.5)
+        if index % label_every == 0:
+            text = start.strftime("%H:00" if same_day else "%b %d %H:00")
+            parts.append(_text(centre, bottom + 15, text, size=9, anchor="middle"))
+        when = f"{start.strftime('%Y-%m-%d %H:00')} UTC"
+        if stacked:
+            width, base = max(slot * 0.7, 1.0), bottom
+            for one in series:
+                value = one.values[index]
+                if not value:
+                    continue
+                height = (bottom - TOP) * value / maximum
+                base -= height
+                parts.append(
+                    f'<rect x="{centre - width / 2:.1f}" y="{base:.1f}" width="{width:.1f}" height="{height:.1f}" '
+                    f'fill="{fills[one.label]}"><title>{escape(when)}: {compact_number(value)} {escape(one.label)}</title></rect>'
+                )
+            if show_values and totals[index]:
+                parts.append(_text(centre, base - 4, compact_number(totals[index]), size=9, anchor="middle"))
+        else:
+            width = max(slot * 0.8 / len(series), 1.0)
+            for offset, one in enumerate(series):
+                value = one.values[index]
+                x = centre - slot * 0.4 + width * offset
+                height = (bottom - TOP) * value / maximum
+                if value:
+                    parts.append(
+                        f'<rect x="{x:.1f}" y="{bottom - height:.1f}" width="{width:.1f}" height="{height:.1f}" '
+                        f'fill="{fills[one.label]}"><title>{escape(when)}: {compact_number(value)} {escape(one.label)}</title>'
+                        "</rect>"
+                    )
+                if show_values and value:
+                    parts.append(
+                        _text(x + width / 2, bottom - height - 4, compact_number(value), size=9, anchor="middle")
+                    )
+    if len(series) > 1:
+        x = LEFT + 4
+        for one in series:
+            parts.append(f'<rect x="{x}" y="{TOP - 15}" width="10" height="10" fill="{fills[one.label]}"/>')
+            name = f"{one.label} (hatched)" if one.fill == HATCHED else one.label
+            parts.append(_text(x + 14, TOP - 6, name, size=10))
+            x += 24 + 6.2 * len(name)
+    return _close(parts)
+
+
+HATCHED = "hatched"  # a Series fill: red with white stripes, told apart without colour

@@ -13,6 +13,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -20,7 +21,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from connections.durations import compact_duration, human_duration
-from monitoring.console import dashboard
+from monitoring.console import dashboard, workload
 from monitoring.console.charts import executions_chart
 from monitoring.console.kit import (
     RECENT_ROWS,
@@ -35,7 +36,7 @@ from monitoring.console.kit import (
     time_column,
 )
 from tasks.estimates import usual_duration
-from tasks.models import Sighting, Task, TaskExecution, Trigger
+from tasks.models import ExecutionStatus, Sighting, Task, TaskExecution, Trigger
 from tasks.runner import QueueUnavailable, start_execution
 
 # A page showing an unfinished execution reloads itself this often: staff watch a run finish
@@ -46,7 +47,7 @@ REFRESH_SECONDS = 3
 class ExecutionInline(ReadOnlyHistoryInline):
     model = TaskExecution
     verbose_name_plural = f"Recent executions (newest {RECENT_ROWS})"
-    fields = ["run", "status_badge", "trigger", "triggered_by", "queued", "started", "duration", "error"]
+    fields = ["run", "status_badge", "trigger", "triggered_by", "queued", "started", "duration", "error", "report"]
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -76,6 +77,13 @@ class ExecutionInline(ReadOnlyHistoryInline):
     @admin.display(description="error message")
     def error(self, obj: TaskExecution) -> str:
         return short_text(obj.error_message)
+
+    @admin.display(description="report")
+    def report(self, obj: TaskExecution) -> str:
+        """The workload report of a completed log analysis (its page says when it has none)."""
+        if obj.task.task_type != "log_analysis" or obj.status != ExecutionStatus.COMPLETED:
+            return ""
+        return format_html('<a href="{}">workload</a>', reverse("admin:tasks_taskexecution_workload", args=[obj.pk]))
 
 
 class ScheduleFilter(admin.SimpleListFilter):
@@ -267,6 +275,29 @@ class TaskExecutionAdmin(HistoryListMixin, ReadOnlyRecordsMixin, ConsoleModelAdm
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("task", "task__connection", "triggered_by")
 
+    def get_urls(self) -> list:
+        report = self.admin_site.admin_view(self.workload_view)
+        return [
+            path("<path:object_id>/workload/", report, name="tasks_taskexecution_workload"),
+            *super().get_urls(),
+        ]
+
+    def workload_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The workload report of one log_analysis run, from its stored result."""
+        execution = self.get_object(request, unquote(object_id))
+        if execution is None:
+            raise Http404("No such execution.")
+        if not self.has_view_permission(request, execution):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Workload report of run #{execution.pk}",
+            "execution": execution,
+            **workload.report_context(execution),
+        }
+        return TemplateResponse(request, "admin/tasks/taskexecution/workload_report.html", context)
+
     def panel(self, request: HttpRequest, execution: TaskExecution) -> dict:
         """How the run went: status, timing (with an estimate while it runs), error, findings."""
         now = timezone.now()
@@ -278,6 +309,9 @@ class TaskExecutionAdmin(HistoryListMixin, ReadOnlyRecordsMixin, ConsoleModelAdm
             "findings": None,
             "estimate": None,
             "running_for": None,
+            "workload_url": reverse("admin:tasks_taskexecution_workload", args=[execution.pk])
+            if workload.has_report(execution)
+            else None,
         }
         if not execution.is_finished:
             panel["refresh_seconds"] = REFRESH_SECONDS

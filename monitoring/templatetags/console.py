@@ -1,4 +1,5 @@
-"""The console's template filters for times ({% load console %}); see monitoring/console/dates.py.
+"""The console's template filters ({% load console %}): times (see monitoring/console/dates.py)
+and the figures of reports.
 
     {{ value|utc }}             2026-11-29 00:24 UTC
     {{ value|utc:"seconds" }}   2026-11-29 00:24:05 UTC
@@ -7,6 +8,8 @@
     {{ value|ago:now }}         5 minutes ago / just now
     {{ value|lasting:now }}     2 hours / under a minute
     {{ value|until:now }}       in 5 minutes / due now
+    {{ value|number }}          12,345 (number:1 -> 12,345.6)
+    {{ value|size }}            27.1 MB (a number of bytes; size_kb for kilobytes)
 
 Each returns "" for no time, so `|default:"–"` still works after it.
 """
@@ -43,3 +46,36 @@ def lasting(value, now=None) -> str:
 @register.filter
 def until(value, now=None) -> str:
     return "" if value in (None, "") else dates.until(value, now or None)
+
+
+@register.filter
+def number(value, digits: int = 0) -> str:
+    """12,345 (or 12,345.6 with `number:1`): figures of the workload report, grouped by
+    thousands; "" for no value."""
+    if value in (None, ""):
+        return ""
+    try:
+        return f"{float(value):,.{int(digits)}f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@register.filter
+def size(value) -> str:
+    """Bytes as people read them: 512 B, 27.1 MB."""
+    if value in (None, ""):
+        return ""
+    amount = float(value)
+    for unit in ("B", "kB", "MB", "GB"):
+        if amount < 1024:
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} TB"
+
+
+@register.filter
+def size_kb(value) -> str:
+    """A number of kilobytes (as PostgreSQL logs distances) as people read it."""
+    if value in (None, ""):
+        return ""
+    return size(float(value) * 1024)

@@ -27,10 +27,17 @@ findings model call into it. Modules:
                   .finish() -> AnalysisResult
                   .use_server_settings(settings): the server's checkpoint_warning, max_wal_size...
                   thresholds and bounds: detectors.DEFAULTS (unknown config keys are ignored,
-                  bad values raise ValueError).
+                  bad values raise ValueError); config workload_report (bool, default true).
+    workload.py   WorkloadReport: pgBadger's workload figures, fed by LogAnalyzer's hooks
+                  (query / log / error / warning); .result() -> dict, AnalysisResult.workload.
+    query_groups.py  QueryGroups.group(statement) -> QueryGroup: every statement into its
+                  group (a key made in C, then normalize_query, then pglast's fingerprint).
+    hourly.py     HourlyBuckets: the report's per-hour columns; split(entries) feeds the
+                  analyzer one hour at a time.
+    gc_pause.py   paused_gc: the cyclic garbage collector off while a log is read.
     findings.py   LogFinding(severity, category, message, count, first_seen, last_seen, sample,
                   database, user, details, subject, remedy);
-                  AnalysisResult(findings: list[LogFinding], summary: dict)
+                  AnalysisResult(findings: list[LogFinding], summary: dict, workload: dict | None)
                   summary: analyzed_logs, issues_found, first_entry_at, last_entry_at,
                   categories {category: occurrences}, findings_by_severity, totals {queries,
                   query_time_ms, slow_queries, errors, errors_by_severity, errors_by_class,
@@ -67,7 +74,8 @@ findings model call into it. Modules:
                   translated log is rewritten to.
     rewrite.py    MessageRewriter: a catalog's translations of messages.py back to English
                   (positional arguments, plural forms, words and lock tags as arguments).
-    normalize.py  normalize_query(sql: str) -> str   literals and parameters become "?"
+    normalize.py  normalize_query(sql: str) -> str   literals and parameters become "?";
+                  fingerprint(sql) -> str | None (pglast); statement_kind(normalized) -> KINDS
     sqlstates.py  infer_sqlstate(message) for stderr logs without %e; sqlstate_label(code) ->
                   "database does not exist (3D000)", class_label, class_name.
     errcodes.py   every SQLSTATE's name, generated from PostgreSQL's errcodes.txt

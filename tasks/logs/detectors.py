@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable
-from itertools import chain
 from typing import Any
 
 from tasks.logs import remedies
@@ -23,6 +22,7 @@ from tasks.logs.normalize import normalize_query
 from tasks.logs.redact import MODES as REDACT_MODES
 from tasks.logs.redact import redact, redact_all
 from tasks.logs.sqlstates import class_label, class_name, infer_sqlstate, sqlstate_label, sqlstate_name
+from tasks.logs.workload import WorkloadReport
 from tasks.timestamps import utc_iso
 
 DEFAULTS: dict[str, float] = {
@@ -200,6 +200,11 @@ class LogAnalyzer:
         self._last_checkpoint = None
         # The server's checkpoint settings (server source), reported by the checkpoint finding.
         self.server_settings: dict[str, Any] = {}
+        # The workload report (tasks/logs/workload.py): on unless config workload_report is false.
+        report = (config or {}).get("workload_report", True)
+        if not isinstance(report, bool):
+            raise ValueError(f"log analysis setting 'workload_report' must be true or false, got {report!r}")
+        self.workload = WorkloadReport(lambda: (self.queries, self.query_ms), redact) if report else None
 
     def use_server_settings(self, settings: dict[str, Any], *, threshold_from_config: bool = False) -> None:
         """The server's own checkpoint settings (checkpoint_warning_seconds, max_wal_size, ...),
@@ -213,59 +218,78 @@ class LogAnalyzer:
     # --- feeding ---------------------------------------------------------------------------
 
     def add_all(self, entries: Iterable[LogEntry]) -> None:
-        """Account for entries, with the per-entry dispatch inlined (the hot loop: every name
-        it uses is a local)."""
-        severity_at, message_at = SEVERITY, MESSAGE
-        duration = self._duration
+        """Account for entries (with the workload report, one hour of them at a time)."""
+        entries = entries if isinstance(entries, list) else list(entries)  # parsers give lists
+        if self.workload is None:
+            self._add_all(entries)
+            return
+        for run in self.workload.hours.split(entries):
+            self._add_all(run)
+        self.workload.flush()
+
+    def _add_all(self, entries: list[LogEntry]) -> None:
+        """Account for entries. The hot loop: the dispatch and the "duration:" lines (most of a
+        busy log) are inlined, every name it uses is a local, and the query totals add up in
+        locals until the loop ends."""
         log = self._log
         error = self._error
         warning = self._warning
-        it = iter(entries)
-        head = next(it, None)
-        if head is None:
+        slow_ms = self.slow_ms
+        workload = self.workload
+        if workload is not None:
+            batch_text, batch_ms = workload.texts.append, workload.durations.append
+        if not entries:
             return
         if self.first_time is None:
-            self.first_time = head[RAW_TIME]
-        count = 0
-        entry = head
-        for entry in chain((head,), it):
-            count += 1
-            severity = entry[severity_at]
+            self.first_time = entries[0][RAW_TIME]
+        queries = 0
+        query_ms = 0.0
+        for entry in entries:
+            severity = entry[SEVERITY]
             if severity == "LOG":
-                message = entry[message_at]
-                if message.startswith("duration: "):
-                    duration(entry, message)
-                else:
+                message = entry[MESSAGE]
+                if not message.startswith("duration: "):
                     log(entry, message)
+                    continue
+                # "duration: 12.345 ms  statement: SELECT ..." / "...  execute <name>: ..." / bare
+                # "duration: 1.2 ms" (log_duration: the statement was logged before it)
+                end = message.find(" ms", 10)
+                if end < 0:
+                    continue
+                try:
+                    ms = float(message[10:end])
+                except ValueError:
+                    continue
+                at = end + 5
+                if message.startswith("statement: ", at):
+                    at += 11
+                elif message.startswith("execute ", at):
+                    at = message.find(": ", at) + 2
+                elif len(message) > at:
+                    continue  # parse / bind steps of the extended protocol are not queries
+                queries += 1
+                query_ms += ms
+                text = message[at:]
+                if workload is not None:
+                    if text and not workload.pairing:
+                        batch_text(text)  # grouped by workload.flush(), a batch at a time
+                        batch_ms(ms)
+                    else:
+                        workload.query(entry, ms, text)
+                if ms >= slow_ms and text:
+                    self.slow.get(normalize_query(text)).add(entry, ms)
             elif severity == "ERROR" or severity == "FATAL" or severity == "PANIC":
-                error(entry, severity, entry[message_at])
+                error(entry, severity, entry[MESSAGE])
             elif severity == "WARNING":
-                warning(entry, entry[message_at])
-        self.last_time = entry[RAW_TIME]
-        self.entries += count
-
-    def _duration(self, entry: LogEntry, message: str) -> None:
-        # "duration: 12.345 ms  statement: SELECT ..." / "...  execute <name>: ..." / bare "duration: 1.2 ms"
-        end = message.find(" ms", 10)
-        if end < 0:
-            return
-        try:
-            ms = float(message[10:end])
-        except ValueError:
-            return
-        at = end + 5
-        if message.startswith("statement: ", at):
-            at += 11
-        elif message.startswith("execute ", at):
-            at = message.find(": ", at) + 2
-        elif len(message) > at:
-            return  # parse / bind steps of the extended protocol are not queries
-        self.queries += 1
-        self.query_ms += ms
-        if ms >= self.slow_ms and at < len(message):
-            self.slow.get(normalize_query(message[at:])).add(entry, ms)
+                warning(entry, entry[MESSAGE])
+        self.queries += queries
+        self.query_ms += query_ms
+        self.last_time = entries[-1][RAW_TIME]
+        self.entries += len(entries)
 
     def _log(self, entry: LogEntry, message: str) -> None:
+        if self.workload is not None:
+            self.workload.log(entry, message)
         first = message[:1]
         if first == "c":
             if message.startswith("connection received: host="):
@@ -357,6 +381,8 @@ class LogAnalyzer:
         self.errors += 1
         self.errors_by_severity[severity] = self.errors_by_severity.get(severity, 0) + 1
         state = entry.sqlstate or infer_sqlstate(message)
+        if self.workload is not None:
+            self.workload.error(entry, severity, state, message)
         code_class = state[:2] if state else "??"
         self.errors_by_class[code_class] = self.errors_by_class.get(code_class, 0) + 1
         by_state = self.errors_by_sqlstate
@@ -431,6 +457,8 @@ class LogAnalyzer:
 
     def _warning(self, entry: LogEntry, message: str) -> None:
         self.warnings += 1
+        if self.workload is not None:
+            self.workload.warning(entry)
         if message.startswith(_CORRUPTION_STARTS):
             self._corruption(entry, message)
         elif "must be vacuumed within" in message or message.startswith("oldest xmin is far in the past"):
@@ -479,7 +507,8 @@ class LogAnalyzer:
                 "autovacuums": self.autovacuums,
             },
         }
-        return AnalysisResult(findings=findings, summary=summary)
+        workload = self.workload.result() if self.workload is not None else None
+        return AnalysisResult(findings=findings, summary=summary, workload=workload)
 
 
 def _statement_key(entry: LogEntry) -> str:

@@ -31,6 +31,7 @@ from typing import BinaryIO
 
 from tasks.logs.detectors import LogAnalyzer
 from tasks.logs.formats import HEAD_BYTES, resolve
+from tasks.logs.gc_pause import paused_gc
 from tasks.logs.language import SAMPLE_BYTES, Language
 from tasks.logs.parser import finish_read, make_parser
 from tasks.logs.prefix import LogFormatError
@@ -257,6 +258,7 @@ def analyze_files(
     return result
 
 
+@paused_gc  # the read allocates millions of short-lived objects, none in a cycle
 def _read_file(path, start, left, fmt, prefix, analyzer, roots, chunk_size, language=None):
     """Feed `path` from `start`, at most `left` bytes (None: all) to a new parser, with the
     format and prefix its first bytes call for. Returns (cut: bytes were left unread, start,

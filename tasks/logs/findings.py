@@ -60,10 +60,15 @@ class LogFinding:
 
 @dataclass
 class AnalysisResult:
-    """Findings ordered by severity (critical first) then count, and the summary counts."""
+    """Findings ordered by severity (critical first) then count, the summary counts, and the
+    workload report (tasks/logs/workload.py; None when config workload_report is false)."""
 
     findings: list[LogFinding]
     summary: dict[str, Any]
+    workload: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"summary": self.summary, "findings": [f.as_dict() for f in self.findings]}
+        out = {"summary": self.summary, "findings": [f.as_dict() for f in self.findings]}
+        if self.workload is not None:
+            out["workload"] = self.workload
+        return out

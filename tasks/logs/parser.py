@@ -293,6 +293,8 @@ class StderrParser(_ChunkedParser):
             self._continuation_bytes = frozenset(
                 token.encode() for token, english in self._tokens.items() if english in _CONTINUATIONS
             )
+        # The groups of LINE_FIELDS by number: a match reads them faster than by name.
+        self._groups = tuple(self.prefix.line.groupindex[name] for name in LINE_FIELDS)
 
     def _boundary(self, buf: bytearray, end: int) -> int:
         # Walk back over the lines added since the last call to the last one that starts an
@@ -336,7 +338,7 @@ class StderrParser(_ChunkedParser):
     def _parse(self, text: str) -> list[LogEntry]:
         out: list[LogEntry] = []
         append = out.append
-        names = LINE_FIELDS
+        names = self._groups
         key = self._key
         continuations = _CONTINUATIONS
         tail = _NO_CONTINUATION
@@ -347,14 +349,14 @@ class StderrParser(_ChunkedParser):
         last_field: int | None = MESSAGE  # where tab-continued lines go
         expected = 0
         for m in self.prefix.line.finditer(text):
-            start = m.start()
+            start, end = m.span()
             if start != expected:
                 # Lines between two matches: tab-continued text, or lines we cannot parse.
                 if cur is not None and full is None:
                     full = [*cur, *tail]
                 self._continue(full, last_field, text[expected:start])
             g = m.group(*names)
-            expected = m.end() + 1
+            expected = end + 1
             # A translated log keeps its words here (Language.translate makes them English).
             severity = g[8] if tokens is None else tokens.get(g[8], "")
             if severity in continuations and cur is not None and g[key] == cur[key]:

@@ -10,8 +10,9 @@ Config: source, path (file), format (auto | stderr | csvlog | jsonlog: auto is d
 each file's first lines with the file source), log_line_prefix (file + stderr; empty: detected
 among the common ones; the server source reads it from the server), lc_messages (file; the
 server source reads it from the server; empty: detected from the log), max_bytes_per_run, redact
-(passwords | parameters: what findings mask of the log, tasks.logs.redact), and the detector
-thresholds of tasks.logs.detectors.DEFAULTS (slow_query_ms, ...).
+(passwords | parameters: what findings mask of the log, tasks.logs.redact), workload_report
+(true by default: the result's `workload`, tasks.logs.workload, covering what this run read),
+and the detector thresholds of tasks.logs.detectors.DEFAULTS (slow_query_ms, ...).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tasks.findings import Coverage, Observed, record_findings
 from tasks.logs.detectors import DEFAULTS, LogAnalyzer
 from tasks.logs.files import OutsideLogRoots, UnreadableLog, analyze_files, check_roots, sample_log
 from tasks.logs.findings import CATEGORIES
+from tasks.logs.gc_pause import paused_gc
 from tasks.logs.language import ENGLISH, SAMPLE_BYTES, Language, check_lc_messages, detect_language, load_language
 from tasks.logs.parser import finish_read, make_parser
 from tasks.logs.prefix import LogFormatError, compile_prefix
@@ -51,7 +53,7 @@ def run(task, execution) -> dict[str, Any]:
     config = task.review_config()
     source = config["source"]
     thresholds = {key: value for key, value in config.items() if key in THRESHOLDS}
-    analyzer = LogAnalyzer(thresholds, redact=config["redact"])
+    analyzer = LogAnalyzer({**thresholds, "workload_report": config["workload_report"]}, redact=config["redact"])
     cursor = take_cursor(task, execution, source)
     try:
         if source == "file":
@@ -83,6 +85,8 @@ def run(task, execution) -> dict[str, Any]:
         result["warnings"] = read["warnings"]
     if read.get("log_line_prefix"):
         result["log_line_prefix"] = read["log_line_prefix"]  # detected
+    if outcome.workload is not None:
+        result["workload"] = outcome.workload
     return result
 
 
@@ -153,6 +157,12 @@ CONFIG = ConfigSchema(
         "passwords",
         choices=REDACT_MODES,
         help="What findings mask of the log: passwords (always), or parameters: bind parameter values too.",
+    ),
+    Option(
+        "workload_report",
+        bool,
+        True,
+        help="Add pgBadger's workload figures (queries, sessions, connections, checkpoints...) to the result.",
     ),
     *(Option(key, float, default, minimum=0, help="Detector threshold.") for key, default in DEFAULTS.items()),
     check=_check,
@@ -263,6 +273,7 @@ def _read_server(task, config: dict, analyzer: LogAnalyzer, cursor: LogCursor) -
             raise ReviewFailed(one_line_error(exc)) from None
 
 
+@paused_gc  # the read allocates millions of short-lived objects, none in a cycle
 def _read_server_files(session, server, fmt, prefix, files, analyzer, cursor, max_bytes, user, language) -> dict:
     """Read each file from its stored position, oldest first, up to max_bytes in all."""
     if not files:

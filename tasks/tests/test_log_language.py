@@ -193,7 +193,10 @@ def test_a_translated_stderr_log_is_split_counted_and_read_like_english(german):
     analyzer.add_all(entries)
     summary = analyzer.finish().summary
     assert summary["categories"] == {"deadlock": 1, "error": 1, "slow_query": 1}
-    assert summary["totals"]["errors_by_class"] == {"data exception (22)": 1, "transaction rollback (40)": 1}  # inferred from the English messages
+    assert summary["totals"]["errors_by_class"] == {
+        "data exception (22)": 1,
+        "transaction rollback (40)": 1,
+    }  # inferred from the English messages
 
 
 def test_severities_and_labels_come_from_the_catalog(german, catalogs):

@@ -18,6 +18,7 @@ from django.utils import timezone
 from connections.fleet import probe_connections
 from connections.models import Connection, ConnectionStatus
 from connections.tests.factories import ConnectionFactory
+from monitoring.tests.console.workload_day import log_analysis_run
 from notifications.delivery import deliver
 from notifications.events import record_event
 from notifications.models import Delivery, NotificationRule
@@ -394,7 +395,8 @@ def a_fleet_with_trouble() -> dict[str, str]:
     past_checks(healthy, hours=24, failing=range(30, 34))
     probe_connections([healthy, refused])  # real probes: one answers, one is refused
     task = TaskFactory(name="orders nightly health", connection=healthy, schedule="0 2 * * *")
-    TaskFactory(name="billing log analysis", task_type="log_analysis", connection=refused)
+    log_task = TaskFactory(name="billing log analysis", task_type="log_analysis", connection=refused)
+    report = log_analysis_run(log_task)  # a day of a real-looking log, analyzed for real
     past_runs(task)
     completed = TaskExecution.objects.filter(task=task, status=ExecutionStatus.COMPLETED).first()
     TaskExecution.objects.filter(pk=completed.pk).update(
@@ -415,6 +417,8 @@ def a_fleet_with_trouble() -> dict[str, str]:
         "executions": "/admin/tasks/taskexecution/",
         "execution": f"/admin/tasks/taskexecution/{completed.pk}/change/",
         "execution-failed": f"/admin/tasks/taskexecution/{failed.pk}/change/",
+        "log-analysis-task": f"/admin/tasks/task/{log_task.pk}/change/",
+        "workload-report": f"/admin/tasks/taskexecution/{report.pk}/workload/",
         "findings": "/admin/tasks/finding/",
         "finding": f"/admin/tasks/finding/{finding.pk}/change/",
         "notification-rules": "/admin/notifications/notificationrule/",
@@ -477,6 +481,14 @@ def test_every_page_fits_1280_pixels_and_reads_in_both_colour_schemes(browser, l
                 shown = columns_in_view(page, *KEY_COLUMNS[name])
                 assert all(shown.values()), (name, shown)
             assert unreadable_text(page) == [], name
+            if name == "workload-report":
+                # The longest statement wraps inside its cell: no query text reaches past the
+                # screen's edge, and the eight charts are drawn.
+                edges = page.evaluate(
+                    "[...document.querySelectorAll('code.rv-sql')].map(e => e.getBoundingClientRect().right)"
+                )
+                assert edges and max(edges) <= 1280, edges
+                assert page.locator("#report-charts svg.rv-chart").count() == 8
             if page.locator(".rv-charts").count():  # a close-up, to look at the charts' colours
                 page.locator(".rv-charts").first.screenshot(path=str(ARTIFACTS / f"{name}-charts-{scheme}.png"))
 

@@ -9,11 +9,15 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from monitoring.console.charts import (
+    HATCHED,
     MAX_LINE_POINTS,
     DayUptime,
     Probe,
+    Series,
+    compact_number,
     executions_chart,
     format_percent,
+    hourly_chart,
     response_time_chart,
     uptime_chart,
     whole_ticks,
@@ -194,3 +198,55 @@ def test_a_quiet_fortnight_says_there_were_no_executions():
     root = parse(executions_chart([date(2024, 3, 10)], {}, "Executions per day"))
 
     assert texts(root).count("No executions in this period") == 1
+
+
+def hours(count: int, start: datetime = START) -> list[datetime]:
+    return [start + timedelta(hours=index) for index in range(count)]
+
+
+def test_hourly_bars_say_their_total_and_peak_and_carry_their_numbers_when_they_fit():
+    root = parse(hourly_chart(hours(24), [Series("queries", [10 * i for i in range(24)])], "Queries per hour", "q"))
+
+    assert root.find(f"{SVG}title").text == "Queries per hour"
+    assert "2,760 in all, peak 230 at" in root.find(f"{SVG}desc").text
+    bars = [r for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
+    assert len(bars) == 23  # the empty first hour draws no bar
+    assert bars[-1].find(f"{SVG}title").text.endswith(": 230 queries")
+    assert "230" in texts(root)  # written on its bar
+
+
+def test_hourly_numbers_that_would_overlap_are_left_to_the_tooltips():
+    root = parse(hourly_chart(hours(24), [Series("buffers", [1234567] * 24)], "Buffers", "buffers"))
+
+    assert "1.23M" not in texts(root)
+    assert all(r.find(f"{SVG}title").text.endswith("1.23M buffers") for r in root.iter(f"{SVG}rect") if len(r))
+
+
+def test_hourly_series_stack_with_a_legend_and_hatched_panics_get_a_pattern_of_their_own():
+    series = [Series("ERROR", [1, 0, 2]), Series("FATAL", [0, 1, 1]), Series("PANIC", [0, 0, 1], HATCHED)]
+    first = parse(hourly_chart(hours(3), series, "Errors per hour", "errors"))
+    second = parse(hourly_chart(hours(3), series, "Errors per 2 hours", "errors"))
+
+    assert {"ERROR", "FATAL", "PANIC (hatched)"} <= set(texts(first))
+    patterns = [p.get("id") for root in (first, second) for p in root.iter(f"{SVG}pattern")]
+    assert len(patterns) == 2 and len(set(patterns)) == 2
+    assert any(r.get("fill") == f"url(#{patterns[0]})" for r in first.iter(f"{SVG}rect"))
+
+
+def test_a_month_of_hours_stays_a_bounded_chart():
+    svg = hourly_chart(hours(744), [Series("queries", [5000] * 744)], "Queries per hour", "queries")
+
+    assert len(svg) < 200_000
+    assert len([e for e in parse(svg).iter(f"{SVG}text") if e.text and e.text.startswith("Nov")]) <= 6
+
+
+def test_an_hourly_chart_with_nothing_says_so():
+    assert "Nothing in this period" in texts(parse(hourly_chart(hours(3), [Series("q", [0, 0, 0])], "Q", "q")))
+    assert "Nothing in this period" in texts(parse(hourly_chart([], [Series("q", [])], "Q", "q")))
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0, "0"), (12, "12"), (1234, "1,234"), (56789, "56,789"), (123456, "123k"), (2.4e6, "2.4M")]
+)
+def test_compact_numbers(value, shown):
+    assert compact_number(value) == shown
