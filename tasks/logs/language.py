@@ -91,7 +91,8 @@ class Language:
             if english is None:
                 english = _severity_from_state(severity, entry[SQLSTATE])
             message = entry[MESSAGE]
-            new_message = rewrite(message) if message else None
+            # A multi-line message (an autovacuum report) is several msgids, one per line.
+            new_message = (rewrite_lines(message) if "\n" in message else rewrite(message)) if message else None
             if entry[DETAIL] is None and entry[CONTEXT] is None:
                 # Most entries: one line, rebuilt around its severity and message in one step.
                 if new_message is None:

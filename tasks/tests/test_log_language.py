@@ -164,6 +164,41 @@ def test_detail_and_context_are_rewritten_line_by_line(german):
     )
 
 
+def test_an_autovacuum_report_is_rewritten_line_by_line_and_fills_the_workload_report(german):
+    # As a German server wrote it (lc_messages de_DE.UTF-8, PostgreSQL 15): one message of
+    # several msgids, one per line; the lines the analysis does not read stay as logged.
+    log = (
+        "2026-11-29 10:42:25.413 UTC [26311] LOG:  automatisches Vacuum der Tabelle "
+        "»postgres.public.pgbench_accounts«: Index-Scans: 1\n"
+        "\tSeiten: 0 entfernt, 16642 verbleiben, 16642 gescannt (100.00% der Gesamtzahl)\n"
+        "\tTupel: 13088 entfernt, 1001433 verbleiben, 1561 sind tot aber noch nicht entfernbar\n"
+        "\tentfernbare Obergrenze: 36181, was 8806 XIDs alt war als die Operation endete\n"
+        "\tdurchschn. Leserate: 5.760 MB/s, durchschn. Schreibrate: 26.292 MB/s\n"
+        "\tPuffer-Verwendung: 44154 Treffer, 6546 Verfehlen, 29881 geändert\n"
+        "\tSystembenutzung: CPU: Benutzer: 0,35 s, System: 0,10 s, verstrichen: 8,87 s\n"
+    ).encode()
+    parser = make_parser("stderr", "%m [%p] ", german)
+    [entry] = parser.feed(log) + parser.close(partial=True)
+    assert entry.message.split("\n") == [
+        'automatic vacuum of table "postgres.public.pgbench_accounts": index scans: 1',
+        "pages: 0 removed, 16642 remain, 16642 scanned (100.00% of total)",
+        "tuples: 13088 removed, 1001433 remain, 1561 are dead but not yet removable",
+        "entfernbare Obergrenze: 36181, was 8806 XIDs alt war als die Operation endete",
+        "avg read rate: 5.760 MB/s, avg write rate: 26.292 MB/s",
+        "buffer usage: 44154 hits, 6546 misses, 29881 dirtied",
+        "system usage: CPU: user: 0.35 s, system: 0.10 s, elapsed: 8.87 s",
+    ]
+    analyzer = LogAnalyzer()
+    analyzer.add_all([entry])
+    [table] = analyzer.finish().workload["autovacuum"]["by_table"]
+    assert (table["table"], table["vacuums"], table["tuples_removed"], table["vacuum_seconds"]) == (
+        "postgres.public.pgbench_accounts",
+        1,
+        13088,
+        8.87,
+    )
+
+
 def test_a_message_that_is_not_listed_stays_as_logged(german):
     assert german.rewriter.rewrite("Datenbanksystem wurde heruntergefahren") is None
     assert german.rewriter.rewrite("duration: 1.0 ms  statement: SELECT 1") is None  # English already
