@@ -332,11 +332,12 @@ def measure() -> dict:
     return {"endpoints": results, "pages": pages, "per_row": per_row()}
 
 
-def buffers(queryset) -> int:
-    """Shared buffers (hit + read) that EXPLAIN (ANALYZE, BUFFERS) reports for the plan."""
+def buffers(query) -> int:
+    """Shared buffers (hit + read) that EXPLAIN (ANALYZE, BUFFERS) reports for the plan of a
+    queryset or of an (sql, params) statement."""
     from django.db import connection
 
-    sql, params = queryset.query.sql_with_params()
+    sql, params = query if isinstance(query, tuple) else query.query.sql_with_params()
     with connection.cursor() as cur:
         cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params)
         document = cur.fetchone()[0]
@@ -350,7 +351,7 @@ def plans() -> dict:
     from django.db.models import F, Q, Window
     from django.db.models.functions import RowNumber
 
-    from monitoring.api.params import since_filter
+    from monitoring.api.rows import execution_statement
     from tasks.estimates import ESTIMATE_SAMPLE, durations_query
     from tasks.models import ExecutionStatus, Task, TaskExecution
 
@@ -371,11 +372,11 @@ def plans() -> dict:
     mine = latest.filter(task_id=task_id)
     return {
         "status=failed&since": {
-            "now": buffers(failed.filter(since_filter(since))[:50]),
+            "now": buffers(execution_statement(status=ExecutionStatus.FAILED, since=since, limit=50)),
             "before": buffers(failed.filter(before)[:50]),
         },
         "task_id&since": {
-            "now": buffers(mine.filter(since_filter(since))[:50]),
+            "now": buffers(execution_statement(task_id=task_id, since=since, limit=50)),
             "before": buffers(mine.filter(before)[:50]),
         },
         "running estimates": {"now": buffers(durations_query(running)), "before": buffers(window)},

@@ -11,11 +11,8 @@ import re
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db.models.lookups import GreaterThanOrEqual
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
-
-from tasks.models import EXECUTION_MOMENT
 
 # ASCII digits only: str.isdigit() would also take "²" and "١٢", and int() would take
 # "+5", " 5" and "5_0".
@@ -100,17 +97,6 @@ def parse_since(request: Request) -> datetime | None:
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise ParseError(f"since must be an ISO 8601 time such as 2024-01-01T02:00:00Z, not {_shown(raw)}.") from None
-
-
-def since_filter(since: datetime) -> GreaterThanOrEqual:
-    """Executions that started at or after `since`; one not started yet counts from when it
-    was queued (the alerting script reads started_at, which every finished run has).
-
-    Written as one expression, `coalesce(started_at, created_at) >= since` (the same rows as
-    `started_at >= since OR (started_at IS NULL AND created_at >= since)`), because the
-    execution indexes on that expression (tasks/models.py) serve it: an OR of two columns
-    made PostgreSQL read every failed run of the history to keep the last hour's."""
-    return GreaterThanOrEqual(EXECUTION_MOMENT, since)
 
 
 def _shown(raw: str, length: int = 60) -> str:

@@ -29,13 +29,12 @@ from monitoring.api.params import (
     parse_limit,
     parse_since,
     path_id,
-    since_filter,
 )
 from monitoring.api.renderers import SpacedJSONRenderer
 from monitoring.api.rows import execution_rows, finding_rows, sighting_rows
 from monitoring.api.serializers import ConnectionStatusSerializer, check_result, fleet_status_item, running_task_item
 from tasks import estimates
-from tasks.models import ExecutionStatus, Finding, FindingState, Severity, Sighting, Task, TaskExecution, Trigger
+from tasks.models import ExecutionStatus, FindingState, Severity, Task, TaskExecution, Trigger
 from tasks.runner import QueueUnavailable, start_execution
 
 # Ids in the URL are ASCII digits only; anything else matches no route and is a JSON 404.
@@ -73,8 +72,7 @@ class TaskViewSet(MonitoringViewSet):
         """The newest executions of one task (404 if there is no such task)."""
         limit = parse_limit(request, default=20)
         task = row_or_404(Task, task_id)
-        executions = TaskExecution.objects.filter(task=task).order_by("-id")[:limit]
-        return Response(execution_rows(executions))
+        return Response(execution_rows(task_id=task.pk, limit=limit))
 
     @schema.task_execute
     @action(detail=True, methods=["post"], required_permission="tasks.run_task")
@@ -107,14 +105,7 @@ class ExecutionViewSet(MonitoringViewSet):
         task_id = parse_id(request, "task_id")
         status = parse_choice(request, "status", ExecutionStatus.values)
         since = parse_since(request)
-        executions = TaskExecution.objects.order_by("-id")
-        if task_id is not None:
-            executions = executions.filter(task_id=task_id)
-        if status is not None:
-            executions = executions.filter(status=status)
-        if since is not None:
-            executions = executions.filter(since_filter(since))
-        return Response(execution_rows(executions[:limit]))
+        return Response(execution_rows(task_id=task_id, status=status, since=since, limit=limit))
 
     @schema.execution_finding_list
     @action(detail=True, methods=["get"], url_path="findings", url_name="finding-list")
@@ -124,8 +115,7 @@ class ExecutionViewSet(MonitoringViewSet):
         execution_pk = path_id(execution_id)
         if not TaskExecution.objects.filter(pk=execution_pk).exists():
             raise NotFound("Execution not found.")
-        sightings = Sighting.objects.filter(execution_id=execution_pk).order_by("-id")
-        return Response(sighting_rows(sightings[:limit]))
+        return Response(sighting_rows(execution_id=execution_pk, limit=limit))
 
 
 class ConnectionViewSet(MonitoringViewSet):
@@ -173,15 +163,7 @@ class FindingViewSet(MonitoringViewSet):
         state = parse_choice(request, "state", FindingState.values)
         severity = parse_choice(request, "severity", Severity.values)
         category = parse_category(request)
-        findings = Finding.objects.order_by("-id")
-        if connection_id is not None:
-            findings = findings.filter(connection_id=connection_id)
-        if task_id is not None:
-            findings = findings.filter(task_id=task_id)
-        if state is not None:
-            findings = findings.filter(state=state)
-        if severity is not None:
-            findings = findings.filter(severity=severity)
-        if category is not None:
-            findings = findings.filter(category=category)
-        return Response(finding_rows(findings[:limit]))
+        rows = finding_rows(
+            connection_id=connection_id, task_id=task_id, state=state, severity=severity, category=category, limit=limit
+        )
+        return Response(rows)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from monitoring.api.params import since_filter
+from monitoring.api.rows import execution_statement
 from monitoring.tests.conftest import API
 from tasks.models import ExecutionStatus, TaskExecution
 from tasks.tests.factories import TaskExecutionFactory, TaskFactory
@@ -58,12 +58,10 @@ def test_since_with_status_or_task_reads_the_moment_index_not_the_history(column
         cursor.execute("ANALYZE task_executions")
     value = ExecutionStatus.FAILED if column == "status" else task.id
 
-    plan = (
-        TaskExecution.objects.order_by("-id")
-        .filter(**{column: value})
-        .filter(since_filter(timezone_now() - timedelta(hours=1)))[:50]
-        .explain()
-    )
+    sql, params = execution_statement(**{column: value}, since=timezone_now() - timedelta(hours=1), limit=50)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
 
     assert index in plan, plan
 
