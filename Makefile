@@ -51,7 +51,7 @@ migrate: venv services
 run: system venv services migrate
 	@$(RUN_ENV) PORT=$(PORT) scripts/run.sh
 
-# The production web process (gunicorn + WhiteNoise), with the environment as it is: DJANGO_DEBUG
+# The production web process (granian + WhiteNoise), with the environment as it is: DJANGO_DEBUG
 # is off unless set, so the production variables are needed (deploy/reviewer.env.example).
 serve: venv
 	@scripts/serve.sh

@@ -4,8 +4,10 @@ A private PostgreSQL cluster gets a realistic fleet (100 connections with a day 
 results, 20 tasks with 20,000 executions over 30 days, 100 in the last hour and 5 running,
 findings), and a read-only user with a token. Then, one after the other:
 
-- the production command, `scripts/serve.sh` (collectstatic, then gunicorn gthread with its
-  defaults: WEB_WORKERS=2, WEB_THREADS=4; BENCH_WEB_WORKERS=2,4 measures each count);
+- the production command, `scripts/serve.sh` (collectstatic, then granian with its defaults:
+  WEB_WORKERS=2, WEB_THREADS=4; BENCH_WEB_WORKERS=2,4 measures each count);
+- gunicorn with gthread workers, the same workers and threads, the access log on: the
+  production server before granian, kept as the reference (from requirements-dev.txt);
 - the development server, `manage.py runserver --noreload`, as `make run` starts it (its
   connections close after each request, as under DJANGO_DEBUG);
 
@@ -17,7 +19,7 @@ the web processes and in PostgreSQL, and what the load generator itself cost, si
 shares the machine's cores with the server.
 
     .venv/bin/python bench/load.py
-    BENCH_USERS=50 BENCH_SECONDS=20 BENCH_SERVERS=gunicorn .venv/bin/python bench/load.py
+    BENCH_USERS=50 BENCH_SECONDS=20 BENCH_SERVERS=serve .venv/bin/python bench/load.py
 
 Redis: BENCH_REDIS_URL / BENCH_CACHE_URL (default databases 11 and 12 on 127.0.0.1:6379; the
 bench clears its cache database before each server).
@@ -46,7 +48,7 @@ from testing.pg_cluster import PgCluster  # noqa: E402
 USERS = int(os.environ.get("BENCH_USERS", "200"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "60"))
 SPAWN_RATE = int(os.environ.get("BENCH_SPAWN_RATE", "50"))
-SERVERS = os.environ.get("BENCH_SERVERS", "gunicorn,runserver").split(",")
+SERVERS = os.environ.get("BENCH_SERVERS", "serve,gunicorn,runserver").split(",")
 # Empty: scripts/serve.sh's own default.
 WEB_WORKERS = os.environ.get("BENCH_WEB_WORKERS", "").split(",")
 LOCUST = os.environ.get("BENCH_LOCUST", str(ROOT / ".venv" / "bin" / "locust"))
@@ -231,8 +233,8 @@ class Server:
         return self.logpath.stat().st_size
 
     def requests_logged(self, since: int) -> int:
-        """Requests answered since that log offset: gunicorn's access log and runserver's
-        request log both write one line per request, with its request line."""
+        """Requests answered since that log offset: the access logs of granian and gunicorn and
+        runserver's request log each write one line per request, with its request line."""
         with open(self.logpath, "rb") as fh:
             fh.seek(since)
             return sum(1 for line in fh if b' HTTP/1.1" ' in line)
@@ -377,17 +379,30 @@ def main() -> None:
         env = settings_env(cluster)
         servers = []
         for kind in SERVERS:
-            if kind == "gunicorn":
+            if kind == "serve":
                 for workers in WEB_WORKERS:
                     worker_env = {**env, "WEB_WORKERS": workers} if workers else env
-                    label = f"gunicorn -w {workers or 'default'}"
+                    label = f"serve.sh (granian) -w {workers or 'default'}"
                     servers.append(Server(label, ["bash", "scripts/serve.sh"], worker_env, workdir))
+            elif kind == "gunicorn":
+                for workers in WEB_WORKERS:
+                    command = [
+                        str(ROOT / ".venv" / "bin" / "gunicorn"),
+                        "reviewer.wsgi:application",
+                        "--bind=127.0.0.1:{port}",
+                        "--worker-class=gthread",
+                        f"--workers={workers or 2}",
+                        "--threads=4",
+                        "--keep-alive=5",
+                        "--access-logfile=-",
+                    ]
+                    servers.append(Server(f"gunicorn gthread -w {workers or 2}", command, env, workdir))
             elif kind == "runserver":
                 dev = {**env, "DATABASE_CONN_MAX_AGE": "0"}
                 command = [sys.executable, "manage.py", "runserver", "127.0.0.1:{port}", "--noreload"]
                 servers.append(Server("runserver", command, dev, workdir))
             else:
-                sys.exit(f"unknown server {kind!r} in BENCH_SERVERS (gunicorn, runserver)")
+                sys.exit(f"unknown server {kind!r} in BENCH_SERVERS (serve, gunicorn, runserver)")
         load = Path("/proc/loadavg").read_text().split()[:3]
         print(
             f"machine: {os.cpu_count()} cores, load average {' '.join(load)} before the run; {USERS} closed-loop "

@@ -136,7 +136,7 @@ WSGI_APPLICATION = "reviewer.wsgi.application"
 # zero-configuration local default so one person can try the service with nothing installed.
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    # Persistent connections are one per gunicorn thread (scripts/serve.sh: WEB_WORKERS x
+    # Persistent connections are one per web thread (scripts/serve.sh: WEB_WORKERS x
     # WEB_THREADS, a fixed pool), so 60 s reuse is bounded. The development server runs a new
     # thread per request, and each would keep its own idle connection: there (DEBUG)
     # connections close after each request unless told otherwise.
@@ -484,7 +484,7 @@ for _name, _path in (("REVIEWER_STATE_DIR", REVIEWER_STATE_DIR), ("REVIEWER_STAT
         raise ImproperlyConfigured(f"{_name} must be an absolute directory, not {str(_path)!r}")
 CELERY_BEAT_SCHEDULE_FILENAME = str(REVIEWER_STATE_DIR / "celerybeat-schedule")
 # whitenoise serves STATIC_ROOT (filled by `collectstatic`, which scripts/serve.sh runs before
-# gunicorn). Outside DEBUG the files get content-hashed names and gzip copies, and hashed names
+# granian). Outside DEBUG the files get content-hashed names and gzip copies, and hashed names
 # are cached for ever by browsers; under DEBUG (`make run`) files are served as they are.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

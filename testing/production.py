@@ -1,4 +1,4 @@
-"""The production web command, `scripts/serve.sh` (collectstatic, then gunicorn with
+"""The production web command, `scripts/serve.sh` (collectstatic, then granian with
 WhiteNoise), on a free port with its own state directory, for tests of what production serves."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ class ProductionServer(WebServer):
     def __init__(self, env: dict[str, str], state_dir: Path) -> None:
         super().__init__(env)
         self.state_dir = state_dir
-        self.logpath = Path(f"/tmp/reviewer-test-gunicorn-{self.port}.log")
+        self.logpath = Path(f"/tmp/reviewer-test-web-{self.port}.log")
         # One small worker process: enough for the tests, light on a 2-core machine.
         self.env = {
             **env,

@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 
 from monitoring.metrics.collector import ReviewerCollector
 
-# Only this service's metrics: process metrics of one gunicorn worker would mislead.
+# Only this service's metrics: process metrics of one web worker would mislead.
 REGISTRY = CollectorRegistry(auto_describe=False)
 REGISTRY.register(ReviewerCollector())
 

@@ -1,6 +1,6 @@
-"""The application database restarts under a running web process (scripts/serve.sh, gunicorn).
+"""The application database restarts under a running web process (scripts/serve.sh, granian).
 
-Each gunicorn thread keeps its database connection between requests (DATABASE_CONN_MAX_AGE).
+Each web thread keeps its database connection between requests (DATABASE_CONN_MAX_AGE).
 After a restart every kept connection is closed on the server's side; the check before a
 kept connection's first use in a request finds that out and connects again, so no request
 fails. The check asks the server nothing while the connection's socket is quiet

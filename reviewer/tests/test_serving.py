@@ -1,5 +1,5 @@
 """The production command, scripts/serve.sh, as the systemd unit runs it: collectstatic into the
-state directory, then gunicorn with WhiteNoise, DJANGO_DEBUG=false, on the test database.
+state directory, then granian with WhiteNoise, DJANGO_DEBUG=false, on the test database.
 
 It alone serves a styled console (every stylesheet, script and image a page names, with
 cache headers), the API and the API docs, with no other web server.

@@ -1,5 +1,5 @@
 """The production variants of the alerting scripts (scripts/alerting/, shown in the README), run
-with bash, curl and jq against the production command (gunicorn) on the test database.
+with bash, curl and jq against the production command (granian) on the test database.
 
 They fail closed: in each state where the document's scripts print "OK" wrongly (nothing
 listening, 401, 500, a hung server, a 200 that is not the API's list) they print UNKNOWN and
