@@ -73,6 +73,8 @@ def build(size: str) -> float:
     from django.conf import settings
     from django.core.management import call_command
 
+    from bench import fleet
+
     started = time.perf_counter()
     name = settings.DATABASES["default"]["NAME"]
     with psycopg.connect(host="127.0.0.1", dbname="postgres", user="postgres", autocommit=True) as conn:
@@ -84,82 +86,18 @@ def build(size: str) -> float:
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute(
-            """INSERT INTO connections_connection (name, host, port, database, username, sslmode, sslrootcert,
-                   connect_timeout, vault_path, vault_database_role, is_active, created_at, updated_at)
-               SELECT 'db-' || n, '10.0.0.' || n, 5432, 'app', 'monitor', 'prefer', '', 5, '', '', true,
-                      now() - interval '400 days', now() - interval '400 days'
-               FROM generate_series(1, %s) n""",
-            [CONNECTIONS],
-        )
-        cur.execute(
-            """INSERT INTO tasks_task (name, task_type, connection_id, schedule, is_active, config,
-                   timeout_seconds, created_at, updated_at)
-               SELECT 'review ' || c.id, 'health_check', c.id, '*/5 * * * *', true, '{}', 300,
-                      now() - interval '400 days', now() - interval '400 days'
-               FROM connections_connection c ORDER BY c.id LIMIT %s""",
-            [TASKS],
-        )
+        fleet.add_connections(cur, CONNECTIONS)
+        fleet.add_tasks(cur, TASKS)
         # History first (lower ids), spread over the year before the last 15 days (the widest
         # window a page shows is the dashboard's 14 days of runs), 3% failed; then the recent hour.
-        runs = """INSERT INTO task_executions (task_id, status, trigger, created_at, started_at, completed_at,
-                   duration_seconds, result, error_message, celery_task_id, worker, publish_count)
-               SELECT t.ids[1 + mod(n, array_length(t.ids, 1))], {status}, 'scheduled', at, at + interval '1 s',
-                      {completed}, {duration}, NULL, {error}, '', 'worker-1', 1
-               FROM (SELECT array_agg(id ORDER BY id) ids FROM tasks_task) t,
-                    generate_series(1, %s) n,
-                    LATERAL (SELECT {moment} AS at) m"""
-        finished = {
-            "status": "CASE WHEN mod(n, 33) = 0 THEN 'failed' ELSE 'completed' END",
-            "completed": "at + interval '61 s'",
-            "duration": "60 + mod(n, 7)",
-            "error": "CASE WHEN mod(n, 33) = 0 THEN 'connection refused' END",
-        }
-        cur.execute(
-            runs.format(
-                moment=f"now() - interval '15 days' - ({history_runs} - n) * interval '360 days' / {history_runs}",
-                **finished,
-            ),
-            [history_runs],
-        )
-        cur.execute(runs.format(moment="now() - n * interval '30 s'", **finished), [100])
-        cur.execute(
-            runs.format(
-                moment="now() - n * interval '10 s'",
-                status="'running'",
-                completed="NULL",
-                duration="NULL",
-                error="NULL",
-            ),
-            [RUNNING],
-        )
-        cur.execute(
-            """INSERT INTO task_findings (execution_id, task_id, connection_id, severity, category, subject, key,
-                   state, message, remedy, count, first_seen, last_seen, resolved_at, sample, database, "user",
-                   details, created_at)
-               SELECT e.id, e.task_id, t.connection_id, 'warning', 'deadlock', 'database', md5(e.id::text),
-                      'resolved', 'deadlock detected', '', 1, e.started_at, e.started_at, e.completed_at, '', 'app',
-                      '', '{}', e.completed_at
-               FROM task_executions e JOIN tasks_task t ON t.id = e.task_id
-               WHERE mod(e.id, 100) = 0 AND e.status <> 'running'"""
-        )
+        history = f"now() - interval '15 days' - ({history_runs} - n) * interval '360 days' / {history_runs}"
+        fleet.add_runs(cur, history_runs, history)
+        fleet.add_runs(cur, 100, "now() - n * interval '30 s'")
+        fleet.add_runs(cur, RUNNING, "now() - n * interval '10 s'", fleet.RUNNING)
+        fleet.add_findings(cur, "mod(e.id, 100) = 0", "'resolved'", "deadlock", "deadlock detected")
         # Recent activity: an open finding from each run of the last hour (the same at both scales).
-        cur.execute(
-            """INSERT INTO task_findings (execution_id, task_id, connection_id, severity, category, subject, key,
-                   state, message, remedy, count, first_seen, last_seen, resolved_at, sample, database, "user",
-                   details, created_at)
-               SELECT e.id, e.task_id, t.connection_id, 'warning', 'slow_query', 'database', md5('recent' || e.id),
-                      'open', 'slow query', '', 1, e.started_at, e.started_at, NULL, '', 'app', '', '{}',
-                      e.completed_at
-               FROM task_executions e JOIN tasks_task t ON t.id = e.task_id
-               WHERE e.created_at > now() - interval '1 hour' AND e.status <> 'running'"""
-        )
-        cur.execute(
-            """INSERT INTO task_finding_sightings (execution_id, finding_id, severity, message, count, first_seen,
-                   last_seen, sample, database, "user", details)
-               SELECT execution_id, id, severity, message, 1, first_seen, last_seen, '', database, "user", '{}'
-               FROM task_findings"""
-        )
+        fleet.add_findings(cur, "e.created_at > now() - interval '1 hour'", "'open'", "slow_query", "slow query")
+        fleet.add_sightings(cur)
         statuses = """INSERT INTO connection_status (connection_id, is_healthy, checked_at, response_time_ms,
                    server_version, error_message)
                SELECT c.ids[1 + mod(n, array_length(c.ids, 1))], mod(n, 10) <> 0, {moment}, 3.5, '15.4', NULL

@@ -42,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import fleet  # noqa: E402
 from testing.network import free_port  # noqa: E402
 from testing.pg_cluster import PgCluster  # noqa: E402
 
@@ -93,14 +94,7 @@ def build(cluster: PgCluster) -> tuple[str, list[int]]:
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cur:
-        cur.execute(
-            """INSERT INTO connections_connection (name, host, port, database, username, sslmode, sslrootcert,
-                   connect_timeout, vault_path, vault_database_role, is_active, created_at, updated_at)
-               SELECT 'db-' || n, 'db-' || n || '.example.internal', 5432, 'app', 'monitor', 'prefer', '', 5, '',
-                      '', true, now() - interval '400 days', now() - interval '400 days'
-               FROM generate_series(1, %s) n""",
-            [CONNECTIONS],
-        )
+        fleet.add_connections(cur, CONNECTIONS)
         # A probe per connection per minute for a day, the newest a few seconds ago; 5% failed.
         cur.execute(
             """INSERT INTO connection_status (connection_id, is_healthy, checked_at, response_time_ms,
@@ -110,52 +104,16 @@ def build(cluster: PgCluster) -> tuple[str, list[int]]:
                FROM connections_connection c, generate_series(%s, 0, -1) m""",
             [STATUS_MINUTES - 1],
         )
-        cur.execute(
-            """INSERT INTO tasks_task (name, task_type, connection_id, schedule, is_active, config,
-                   timeout_seconds, created_at, updated_at)
-               SELECT 'review ' || c.id, 'health_check', c.id, '*/5 * * * *', true, '{}', 300,
-                      now() - interval '400 days', now() - interval '400 days'
-               FROM connections_connection c ORDER BY c.id LIMIT %s""",
-            [TASKS],
-        )
-        runs = """INSERT INTO task_executions (task_id, status, trigger, created_at, started_at, completed_at,
-                   duration_seconds, result, error_message, celery_task_id, worker, publish_count)
-               SELECT t.ids[1 + mod(n, array_length(t.ids, 1))], {status}, 'scheduled', at, at + interval '1 s',
-                      {completed}, {duration}, {result}, {error}, '', 'worker-1', 1
-               FROM (SELECT array_agg(id ORDER BY id) ids FROM tasks_task) t,
-                    generate_series(1, %s) n,
-                    LATERAL (SELECT {moment} AS at) m"""
-        finished = {
-            "status": "CASE WHEN mod(n, 33) = 0 THEN 'failed' ELSE 'completed' END",
-            "completed": "at + interval '61 s'",
-            "duration": "60 + mod(n, 7)",
-            "result": """CASE WHEN mod(n, 33) <> 0 THEN '{"is_healthy": true, "response_time_ms": 4}'::jsonb END""",
-            "error": "CASE WHEN mod(n, 33) = 0 THEN 'connection timeout expired' END",
-        }
+        fleet.add_tasks(cur, TASKS)
+        healthy = """CASE WHEN mod(n, 33) <> 0 THEN '{"is_healthy": true, "response_time_ms": 4}'::jsonb END"""
         history = f"now() - interval '1 hour' - ({HISTORY_EXECUTIONS} - n) * interval '30 days' / {HISTORY_EXECUTIONS}"
-        cur.execute(runs.format(moment=history, **finished), [HISTORY_EXECUTIONS])
-        cur.execute(runs.format(moment="now() - n * interval '30 s'", **finished), [100])
-        running = {"status": "'running'", "completed": "NULL", "duration": "NULL", "result": "NULL", "error": "NULL"}
-        cur.execute(runs.format(moment="now() - n * interval '10 s'", **running), [RUNNING])
+        fleet.add_runs(cur, HISTORY_EXECUTIONS, history, result=healthy)
+        fleet.add_runs(cur, 100, "now() - n * interval '30 s'", result=healthy)
+        fleet.add_runs(cur, RUNNING, "now() - n * interval '10 s'", fleet.RUNNING)
         # A finding from every 20th run, open for the runs of the last hour, resolved before.
-        cur.execute(
-            """INSERT INTO task_findings (execution_id, task_id, connection_id, severity, category, subject, key,
-                   state, message, remedy, count, first_seen, last_seen, resolved_at, sample, database, "user",
-                   details, created_at)
-               SELECT e.id, e.task_id, t.connection_id, 'warning', 'slow_query', 'database', md5(e.id::text),
-                      CASE WHEN e.created_at > now() - interval '1 hour' THEN 'open' ELSE 'resolved' END,
-                      'slow query', '', 1, e.started_at, e.started_at,
-                      CASE WHEN e.created_at > now() - interval '1 hour' THEN NULL ELSE e.completed_at END,
-                      '', 'app', '', '{}', e.completed_at
-               FROM task_executions e JOIN tasks_task t ON t.id = e.task_id
-               WHERE mod(e.id, 20) = 0 AND e.status <> 'running'"""
-        )
-        cur.execute(
-            """INSERT INTO task_finding_sightings (execution_id, finding_id, severity, message, count, first_seen,
-                   last_seen, sample, database, "user", details)
-               SELECT execution_id, id, severity, message, 1, first_seen, last_seen, '', database, "user", '{}'
-               FROM task_findings"""
-        )
+        recent = "CASE WHEN e.created_at > now() - interval '1 hour' THEN 'open' ELSE 'resolved' END"
+        fleet.add_findings(cur, "mod(e.id, 20) = 0", recent, "slow_query", "slow query")
+        fleet.add_sightings(cur)
     connection.close()
     cluster.execute("VACUUM ANALYZE", dbname=DATABASE)
     token = Token.objects.create(user=User.objects.create_user("monitoring-script")).key
