@@ -2,7 +2,7 @@
 
 Speed comes from doing almost nothing for the common entry. Each entry is classified by its
 severity and the first characters of its message; a "duration:" line (most of a busy log)
-costs a find and a float(); only statements over the slow threshold are normalized; regexes
+costs a partition and a float(); only statements over the slow threshold are normalized; regexes
 run only on the rare lines that matched a cheap prefix test. Memory is bounded: every table
 of groups has a cap, and what does not fit is counted under "(other)".
 """
