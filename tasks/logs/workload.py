@@ -194,7 +194,14 @@ class WorkloadReport:
             return
         get, group_of, zero = self._keys.get, self.queries.group, DIGITS_TO_ZERO
         for ms, text in zip(durations, texts, strict=True):
-            group = None if "'" in text else get(text.encode("utf-8", "surrogatepass").translate(zero))
+            if "'" in text:
+                group = None
+            else:
+                try:
+                    key = text.encode()  # the default codec and errors: no lookup of their names
+                except UnicodeEncodeError:  # a lone surrogate (a jsonlog's escaped "\udc80")
+                    key = text.encode("utf-8", "surrogatepass")
+                group = get(key.translate(zero))
             if group.__class__ is not QueryGroup:  # unknown, refined by names, or quoted
                 group = group_of(text)
             group.count += 1

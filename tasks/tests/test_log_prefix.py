@@ -80,6 +80,14 @@ def test_the_last_text_escape_may_hold_spaces_and_separators():
     assert fields("%m [%p] %q%u@%d ", "2024-05-01 12:00:00.123 UTC [42] bob@my db LOG:  hi")["database"] == "my db"
 
 
+def test_a_text_escape_runs_up_to_the_first_whole_literal_after_it():
+    prefix = "%t [%p]: user=%u,db=%d,app=%a "
+    line = "2024-05-01 12:00:00 UTC [42]: user=b,o,db,b,db=sh,op,app=psql LOG x LOG:  hi"
+    f = fields(prefix, line)
+    assert (f["user"], f["database"], f["application"]) == ("b,o,db,b", "sh,op", "psql LOG x")
+    assert compile_prefix(prefix).line_bytes.match(line.encode()).group("database") == b"sh,op"
+
+
 def test_a_text_escape_before_a_time_or_pid_runs_up_to_it():
     f = fields("%a %m [%p] ", "2024-05-01 12:00:00.123 UTC x 2024-05-01 12:00:00.123 UTC [42] LOG:  hi")
     assert (f["application"], f["pid"]) == ("2024-05-01 12:00:00.123 UTC x", "42")
