@@ -122,6 +122,17 @@ def build(cluster: PgCluster) -> tuple[str, list[int]]:
     return token, ids
 
 
+def reference_loop_seconds() -> float:
+    """CPU seconds of a fixed loop of Python arithmetic: how fast this machine runs right now.
+    On a shared virtual machine the same work has taken from 0.4 to 1.0 s within the hour, and
+    every latency here moves with it."""
+    started = time.process_time()
+    total = 0
+    for value in range(5_000_000):
+        total += value * value
+    return time.process_time() - started
+
+
 def proc_stat(pid: int | str) -> list[str] | None:
     """Fields of /proc/PID/stat after the command name (index 0 is field 3, the state)."""
     try:
@@ -281,6 +292,10 @@ def measure(server: Server, cluster: PgCluster, token: str, ids: list[int], work
     finally:
         server.stop()
     overall = next(row for row in stats if row["Name"] == "Aggregated")
+    if not answered:
+        # No access log (WEB_ACCESS_LOG=false): the clients' count after the ramp, stretched
+        # over the ramp at the same rate (an estimate, a few per cent high).
+        answered = int(int(overall["Request Count"]) * wall / max(wall - USERS / SPAWN_RATE, 1))
     # The latency figures start after the ramp (--reset-stats); the CPU figures divide the CPU
     # of the whole run by every request the server logged in it, ramp included.
     return {
@@ -370,8 +385,12 @@ def main() -> None:
         results = {}
         for server in servers:
             print(f"measuring {server.label} ...", file=sys.stderr, flush=True)
+            speed = reference_loop_seconds()
             results[server.label] = measure(server, cluster, token, ids, workdir)
             report(server.label, results[server.label])
+            print(
+                f"  machine speed: a reference loop took {speed:.2f} s of CPU before, {reference_loop_seconds():.2f} s after"
+            )
     finally:
         cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)

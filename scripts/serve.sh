@@ -15,6 +15,7 @@
 #   WEB_THREADS   threads per worker process            default 4
 #   WEB_TIMEOUT   seconds a stop or a reload (SIGHUP) waits for a worker's requests to
 #                 finish before the worker is killed    default 60
+#   WEB_ACCESS_LOG  true: a line per request on stdout  default true
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,14 @@ if [[ -z "$host" || ! "$port" =~ ^[0-9]+$ ]]; then
   echo "serve.sh: WEB_BIND must be HOST:PORT or [IPv6]:PORT, not '$bind'" >&2
   exit 2
 fi
+case "${WEB_ACCESS_LOG:-true}" in
+  true) access_log=(--access-log) ;;
+  false) access_log=(--no-access-log) ;;
+  *)
+    echo "serve.sh: WEB_ACCESS_LOG must be true or false, not '${WEB_ACCESS_LOG}'" >&2
+    exit 2
+    ;;
+esac
 
 # A relative state directory would depend on the caller's directory: the settings refuse it.
 mkdir -p "${REVIEWER_STATE_DIR:-$PWD/var}"
@@ -36,7 +45,8 @@ mkdir -p "${REVIEWER_STATE_DIR:-$PWD/var}"
 # holds one thread, not a whole process. Each thread keeps at most one database connection
 # (DATABASE_CONN_MAX_AGE), so the service holds at most WORKERS x THREADS.
 # A worker that dies is started again; SIGHUP restarts the workers one by one (a reload).
-# The access log goes to stdout, a line per request with its query string and user agent.
+# The access log (WEB_ACCESS_LOG) goes to stdout, a line per request with its query string and
+# user agent.
 #
 # granian runs in its own process group, and this script hands it SIGTERM, SIGINT and SIGHUP:
 # when a stop signal reached its workers too (Ctrl-C in a terminal, a kill of the whole process
@@ -52,7 +62,7 @@ set -m
   --workers-kill-timeout "${WEB_TIMEOUT:-60}" \
   --respawn-failed-workers \
   --no-ws \
-  --access-log \
+  "${access_log[@]}" \
   --access-log-fmt '%(addr)s [%(time)s] "%(method)s %(path)s?%(query_string)s %(protocol)s" %(status)d %(dt_ms).1fms "%(header{user-agent})s"' &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null || true' TERM INT

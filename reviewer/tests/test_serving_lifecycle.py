@@ -21,6 +21,7 @@ import pytest
 
 from testing.production import ProductionServer
 from testing.wait import wait_for
+from testing.web import ROOT
 from testing.worker import database_url_for_test_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -112,3 +113,34 @@ def test_a_stop_signal_stops_the_server_promptly(server, sig, whole_group):
     assert status == 0
     assert time.monotonic() - started < 15
     assert not answers(server)
+
+
+def test_each_request_is_logged_with_its_query_string_and_user_agent(server):
+    request = urllib.request.Request(f"{server.base}/healthz?probe=1", headers={"User-Agent": "lb-check/2.0"})
+    urllib.request.urlopen(request, timeout=10).close()
+
+    wait_for(lambda: '"GET /healthz?probe=1 HTTP/1.1" 200' in server.logpath.read_text(), timeout=10)
+    line = next(line for line in server.logpath.read_text().splitlines() if "/healthz?probe=1" in line)
+    assert line.startswith("127.0.0.1 [") and line.endswith('"lb-check/2.0"')
+
+
+def test_the_access_log_can_be_turned_off_and_a_wrong_value_is_refused(django_db_setup, tmp_path):
+    (tmp_path / "state").mkdir()
+    env = {**os.environ, "DATABASE_URL": database_url_for_test_db(), "WEB_ACCESS_LOG": "false"}
+    quiet = ProductionServer(env, tmp_path / "state").start()
+    try:
+        assert answers(quiet)
+        time.sleep(0.5)
+        assert "/healthz" not in quiet.logpath.read_text()
+    finally:
+        quiet.stop()
+
+    refused = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "serve.sh")],
+        env={**quiet.env, "WEB_ACCESS_LOG": "maybe"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2
+    assert "WEB_ACCESS_LOG must be true or false, not 'maybe'" in refused.stderr
