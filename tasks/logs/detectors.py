@@ -18,6 +18,7 @@ from tasks.logs import remedies
 from tasks.logs.deadlocks import parse_deadlock
 from tasks.logs.entry import MESSAGE, RAW_TIME, SAMPLE_LIMIT, SEVERITY, LogEntry, parse_log_time
 from tasks.logs.findings import CATEGORIES, SEVERITIES, AnalysisResult, LogFinding
+from tasks.logs.messages import CORRUPTION
 from tasks.logs.normalize import normalize_query
 from tasks.logs.redact import MODES as REDACT_MODES
 from tasks.logs.redact import redact, redact_all
@@ -56,16 +57,6 @@ _MEMORY_CONTEXT = re.compile(r'in memory context "([^"]+)"')
 _CHECKPOINT_GAP = re.compile(r"\((\d+) seconds? apart\)")
 _MANUAL_CHECKPOINT = ("immediate", "shutdown", "end-of-recovery", "force")
 
-_CORRUPTION_STARTS = (
-    "page verification failed",
-    "invalid page in block",
-    "unexpected zero page at block",
-    "could not read block",
-    "missing chunk number",
-    "found xmin",
-    "found xmax",
-    "uncommitted xmin",
-)
 _SLOT_STARTS = ("sorry, too many clients already", "remaining connection slots are reserved")
 
 
@@ -420,7 +411,7 @@ class LogAnalyzer:
         elif message.startswith(_SLOT_STARTS) or message.startswith("too many connections for"):
             self.slots.get(message).add(entry)
         elif not self._auth_failure(entry, message):
-            if message.startswith(_CORRUPTION_STARTS):
+            if message.startswith(CORRUPTION):
                 self._corruption(entry, message)
             elif message.startswith("database is not accepting commands to avoid wraparound"):
                 self.wraparound.get(_quoted_tail(message)).add(entry)
@@ -469,13 +460,13 @@ class LogAnalyzer:
         self.warnings += 1
         if self.workload is not None:
             self.workload.warning(entry)
-        if message.startswith(_CORRUPTION_STARTS):
+        if message.startswith(CORRUPTION):
             self._corruption(entry, message)
         elif "must be vacuumed within" in message or message.startswith("oldest xmin is far in the past"):
             self.wraparound.get(_quoted_tail(message)).add(entry)
 
     def _corruption(self, entry: LogEntry, message: str) -> None:
-        kind = next((s for s in _CORRUPTION_STARTS if message.startswith(s)), message[:40])
+        kind = next((s for s in CORRUPTION if message.startswith(s)), message[:40])
         self.corruption.get(kind).add(entry)
 
     # --- results ---------------------------------------------------------------------------

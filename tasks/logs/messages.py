@@ -59,6 +59,20 @@ ACTIVITY = (
     "sending cancel to blocking autovacuum PID",
 )
 
+# Data corruption: checksum failures, damaged pages and TOAST, broken visibility information.
+# A literal start of each message (none has a format before its first word), so the
+# corruption detector matches these same strings in an English or rewritten log.
+CORRUPTION = (
+    "page verification failed",
+    "invalid page in block",
+    "unexpected zero page at block",
+    "could not read block",
+    "missing chunk number",
+    "found xmin",
+    "found xmax",
+    "uncommitted xmin",
+)
+
 # Errors and warnings the detectors sort into categories.
 PROBLEMS = (
     "deadlock detected",
@@ -86,14 +100,7 @@ PROBLEMS = (
     "no pg_hba.conf entry for",
     "pg_hba.conf rejects",
     'role "%s" does not exist',
-    "page verification failed",
-    "invalid page in block",
-    "unexpected zero page at block",
-    "could not read block",
-    "missing chunk number",
-    "found xmin",
-    "found xmax",
-    "uncommitted xmin",
+    *CORRUPTION,
     "database is not accepting commands",
     'database "%s" must be vacuumed',
     "database with OID %u must be vacuumed",

@@ -332,7 +332,7 @@ def _matched_literals() -> set[str]:
                 found |= {
                     n.value for n in ast.walk(node.args[0]) if isinstance(n, ast.Constant) and isinstance(n.value, str)
                 }
-    found |= set(detectors._SLOT_STARTS) | set(detectors._CORRUPTION_STARTS)
+    found |= set(detectors._SLOT_STARTS) | set(messages.CORRUPTION)
     found |= {start for start, _ in sqlstates._BY_MESSAGE_START}
     return {literal for literal in found if len(literal) > 3}
 
